@@ -26,7 +26,7 @@
 #include "base/base.h"
 #include "wire/proto.h"
 
-typedef struct zk_state zk_state;
+typedef struct zk_state_s zk_state; /* tag differs: wire/proto.h has enum zk_state */
 typedef struct zk_prep zk_prep;
 typedef struct zk_watches zk_watches;
 typedef struct zk_expiry zk_expiry;

@@ -1,0 +1,99 @@
+/* htab: the open-addressing pointer table used for nodes, ACLs, sessions and the prep overlay. */
+#include "zk/zk_int.h"
+
+#define ZK_HTAB_MIN_CAP 16u
+
+/* Initializes an empty table. */
+void zk_htab_init(zk_htab *t, uint64_t (*hash_of)(const void *item)) {
+    PK_ASSERT(t != NULL);
+    PK_ASSERT(hash_of != NULL);
+    t->slots = NULL;
+    t->cap = 0;
+    t->count = 0;
+    t->hash_of = hash_of;
+}
+
+/* Frees the slot array. */
+void zk_htab_deinit(zk_htab *t) {
+    PK_ASSERT(t != NULL);
+    free(t->slots);
+    t->slots = NULL;
+    t->cap = 0;
+    t->count = 0;
+}
+
+/* Places an item in the first free slot of its probe sequence (no growth). */
+static void zk_htab_place(void **slots, size_t cap, uint64_t h, void *item) {
+    PK_ASSERT(cap > 0 && (cap & (cap - 1)) == 0);
+    size_t mask = cap - 1;
+    size_t i = (size_t)h & mask;
+    for (size_t n = 0; n < cap; n++, i = (i + 1) & mask) {
+        if (slots[i] == NULL) {
+            slots[i] = item;
+            return;
+        }
+    }
+    PK_PANIC("zk_htab full");
+}
+
+/* Doubles the capacity and rehashes every item. */
+static void zk_htab_grow(zk_htab *t) {
+    size_t ncap = t->cap ? t->cap * 2 : ZK_HTAB_MIN_CAP;
+    PK_ASSERT(ncap > t->count * 2);
+    void **ns = pk_calloc(ncap, sizeof(void *));
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->slots[i] != NULL) zk_htab_place(ns, ncap, t->hash_of(t->slots[i]), t->slots[i]);
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->cap = ncap;
+}
+
+/* Finds the item with hash h matching key. */
+void *zk_htab_find(const zk_htab *t, uint64_t h, bool (*eq)(const void *item, const void *key), const void *key) {
+    PK_ASSERT(t != NULL && eq != NULL);
+    if (t->cap == 0) return NULL;
+    size_t mask = t->cap - 1;
+    size_t i = (size_t)h & mask;
+    for (size_t n = 0; n < t->cap; n++, i = (i + 1) & mask) {
+        void *it = t->slots[i];
+        if (it == NULL) return NULL;
+        if (t->hash_of(it) == h && eq(it, key)) return it;
+    }
+    return NULL;
+}
+
+/* Inserts an item, growing at 3/4 load. */
+void zk_htab_insert(zk_htab *t, void *item) {
+    PK_ASSERT(t != NULL && item != NULL);
+    if ((t->count + 1) * 4 > t->cap * 3) zk_htab_grow(t);
+    zk_htab_place(t->slots, t->cap, t->hash_of(item), item);
+    t->count++;
+    PK_ASSERT(t->count < t->cap);
+}
+
+/* Removes an item with backward-shift deletion (no tombstones). */
+void zk_htab_remove(zk_htab *t, const void *item) {
+    PK_ASSERT(t != NULL && item != NULL && t->cap > 0);
+    size_t mask = t->cap - 1;
+    size_t i = (size_t)t->hash_of(item) & mask;
+    size_t n = 0;
+    while (t->slots[i] != item) {
+        PK_ASSERT(t->slots[i] != NULL && n++ < t->cap);
+        i = (i + 1) & mask;
+    }
+    t->slots[i] = NULL;
+    t->count--;
+    size_t j = (i + 1) & mask;
+    for (n = 0; n < t->cap && t->slots[j] != NULL; n++, j = (j + 1) & mask) {
+        void *it = t->slots[j];
+        size_t home = (size_t)t->hash_of(it) & mask;
+        /* it may move to the hole i when its home is not cyclically in (i, j] */
+        bool stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            t->slots[i] = it;
+            t->slots[j] = NULL;
+            i = j;
+        }
+    }
+}

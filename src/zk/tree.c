@@ -1,0 +1,525 @@
+/* tree: the znode table, sessions, digest and stats of zk_state, plus txn headers, batches and events. */
+#include "zk/zk_int.h"
+
+/* Hash of a table item that is a node. */
+static uint64_t zk_node_hash_of(const void *item) { return ((const zk_node *)item)->hash; }
+/* Hash of a table item that is an ACL list. */
+static uint64_t zk_acl_hash_of(const void *item) { return ((const zk_acl *)item)->hash; }
+/* Hash of a session id. */
+static uint64_t zk_sid_hash(uint64_t id) { return pk_hash64(&id, sizeof id, 0x5e55); }
+/* Hash of a table item that is a session. */
+static uint64_t zk_session_hash_of(const void *item) { return zk_sid_hash(((const zk_session *)item)->id); }
+
+/* Compares a node's path with a slice key. */
+static bool zk_node_eq(const void *item, const void *key) {
+    const zk_node *n = item;
+    const pk_slice *k = key;
+    return n->path_len == k->len && memcmp(n->path, k->ptr, k->len) == 0;
+}
+
+/* Finds a node by full path. */
+zk_node *zk_tree_find(const zk_state *s, pk_slice path) {
+    PK_ASSERT(s != NULL);
+    if (path.ptr == NULL || path.len == 0) return NULL;
+    return zk_htab_find(&s->nodes, zk_path_hash(path), zk_node_eq, &path);
+}
+
+/* Finds the parent node of a non-root path. */
+zk_node *zk_tree_parent(const zk_state *s, pk_slice path) {
+    PK_ASSERT(path.len >= 2 && path.ptr[0] == '/');
+    return zk_tree_find(s, (pk_slice){path.ptr, zk_path_parent_len(path)});
+}
+
+/* Digest contribution of the node's fixed fields (path, stat, acl). */
+static uint64_t zk_node_fields_digest(const zk_node *n) {
+    uint8_t b[11 * 8];
+    int64_t f[11] = {n->czxid, n->mzxid, n->pzxid, n->ctime_ms, n->mtime_ms, n->owner, n->version,
+                     n->aversion, n->ccount, n->data_len, (int64_t)(n->acl ? n->acl->hash : 0)};
+    for (size_t i = 0; i < 11; i++) pk_put_u64(b + 8 * i, (uint64_t)f[i]);
+    return pk_hash64(b, sizeof b, n->hash);
+}
+
+/* Digest contribution of the node's data. */
+static uint64_t zk_node_data_digest(const zk_node *n) {
+    if (n->data_len <= 0) return 0;
+    return pk_hash64(n->data, (size_t)n->data_len, n->hash ^ 0xda7a);
+}
+
+/* Digest contribution of a node. */
+uint64_t zk_node_digest(const zk_node *n) { return zk_node_fields_digest(n) + zk_node_data_digest(n); }
+
+/* Digest contribution of a session. */
+uint64_t zk_session_digest(const zk_session *se) {
+    uint8_t b[8 + 4 + 16];
+    pk_put_u64(b, se->id);
+    pk_put_u32(b + 8, (uint32_t)se->timeout_ms);
+    memcpy(b + 12, se->passwd, 16);
+    return pk_hash64(b, sizeof b, 0x5e55);
+}
+
+/* Copies data into a fresh allocation (NULL for null/empty). */
+static uint8_t *zk_data_dup(pk_slice data) {
+    if (data.len == 0) return NULL;
+    uint8_t *d = pk_malloc(data.len);
+    memcpy(d, data.ptr, data.len);
+    return d;
+}
+
+/* Allocates a node with its path; stat fields zero. */
+static zk_node *zk_node_alloc(pk_slice path, pk_slice data, zk_acl *acl) {
+    PK_ASSERT(path.len > 0 && path.len < UINT32_MAX);
+    PK_ASSERT(data.len <= INT32_MAX);
+    zk_node *n = pk_calloc(1, sizeof(zk_node) + path.len + 1);
+    memcpy(n->path, path.ptr, path.len);
+    n->path[path.len] = 0;
+    n->path_len = (uint32_t)path.len;
+    n->hash = zk_path_hash(path);
+    n->data = zk_data_dup(data);
+    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    n->acl = acl;
+    return n;
+}
+
+/* Appends child to parent's children vector. */
+static void zk_kids_add(zk_node *parent, zk_node *child) {
+    if (parent->nkids == parent->kcap) {
+        uint32_t ncap = parent->kcap ? parent->kcap * 2 : 2;
+        PK_ASSERT(ncap > parent->kcap);
+        parent->kids = pk_realloc(parent->kids, ncap * sizeof(zk_node *));
+        parent->kcap = ncap;
+    }
+    child->pidx = parent->nkids;
+    parent->kids[parent->nkids++] = child;
+}
+
+/* Removes child from parent's children vector (swap with last). */
+static void zk_kids_remove(zk_node *parent, zk_node *child) {
+    PK_ASSERT(child->pidx < parent->nkids && parent->kids[child->pidx] == child);
+    zk_node *last = parent->kids[--parent->nkids];
+    parent->kids[child->pidx] = last;
+    last->pidx = child->pidx;
+    if (parent->nkids == 0) {
+        free(parent->kids);
+        parent->kids = NULL;
+        parent->kcap = 0;
+    }
+}
+
+/* Adds an ephemeral to its session's vector. */
+static void zk_session_add_eph(zk_session *se, zk_node *n) {
+    if (se->neph == se->ecap) {
+        se->ecap = se->ecap ? se->ecap * 2 : 4;
+        se->eph = pk_realloc(se->eph, se->ecap * sizeof(zk_node *));
+    }
+    se->eph[se->neph++] = n;
+    PK_ASSERT(se->neph <= se->ecap);
+}
+
+/* Removes an ephemeral from its session's vector (searching from the end). */
+static void zk_session_remove_eph(zk_session *se, zk_node *n) {
+    for (uint32_t i = se->neph; i > 0; i--) {
+        if (se->eph[i - 1] == n) {
+            se->eph[i - 1] = se->eph[--se->neph];
+            return;
+        }
+    }
+    PK_PANIC("ephemeral %s not in its session", n->path);
+}
+
+/* Creates a node under an existing parent; takes over acl's node ref. */
+zk_node *zk_tree_create(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner, uint64_t zxid,
+                        int64_t time_ms) {
+    PK_ASSERT(zk_tree_find(s, path) == NULL);
+    zk_node *parent = zk_tree_parent(s, path);
+    PK_ASSERT(parent != NULL);
+    zk_node *n = zk_node_alloc(path, data, acl);
+    n->czxid = n->mzxid = n->pzxid = (int64_t)zxid;
+    n->ctime_ms = n->mtime_ms = time_ms;
+    n->owner = owner;
+    s->digest -= zk_node_fields_digest(parent);
+    parent->ccount = (int32_t)((uint32_t)parent->ccount + 1u);
+    parent->pzxid = (int64_t)zxid;
+    s->digest += zk_node_fields_digest(parent);
+    zk_kids_add(parent, n);
+    zk_htab_insert(&s->nodes, n);
+    s->digest += zk_node_digest(n);
+    s->data_size += path.len + data.len;
+    if (zk_owner_is_session(owner)) {
+        zk_session *se = zk_session_find(s, (uint64_t)owner);
+        PK_ASSERT(se != NULL);
+        zk_session_add_eph(se, n);
+        s->ephemeral_count++;
+    }
+    return n;
+}
+
+/* Frees a detached node. */
+static void zk_node_free(zk_state *s, zk_node *n) {
+    if (n->acl != NULL) zk_acl_unref(s ? &s->acls : NULL, n->acl);
+    free(n->data);
+    free(n->kids);
+    free(n);
+}
+
+/* Deletes a childless node. */
+void zk_tree_delete(zk_state *s, zk_node *n, uint64_t zxid) {
+    PK_ASSERT(n != NULL && n != s->root);
+    PK_ASSERT(n->nkids == 0);
+    zk_node *parent = zk_tree_parent(s, (pk_slice){(const uint8_t *)n->path, n->path_len});
+    PK_ASSERT(parent != NULL);
+    s->digest -= zk_node_fields_digest(parent);
+    if ((int64_t)zxid > parent->pzxid) parent->pzxid = (int64_t)zxid;
+    s->digest += zk_node_fields_digest(parent);
+    zk_kids_remove(parent, n);
+    zk_htab_remove(&s->nodes, n);
+    s->digest -= zk_node_digest(n);
+    s->data_size -= n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
+    if (zk_owner_is_session(n->owner)) {
+        zk_session *se = zk_session_find(s, (uint64_t)n->owner);
+        PK_ASSERT(se != NULL);
+        zk_session_remove_eph(se, n);
+        s->ephemeral_count--;
+    }
+    zk_node_free(s, n);
+}
+
+/* Replaces data and bumps version/mzxid/mtime. */
+void zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms) {
+    PK_ASSERT(n != NULL && data.len <= INT32_MAX);
+    s->digest -= zk_node_digest(n);
+    s->data_size -= n->data_len > 0 ? (uint64_t)n->data_len : 0;
+    free(n->data);
+    n->data = zk_data_dup(data);
+    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    n->version = zk_version_next(n->version);
+    n->mzxid = (int64_t)zxid;
+    n->mtime_ms = time_ms;
+    s->data_size += data.len;
+    s->digest += zk_node_digest(n);
+}
+
+/* Replaces the ACL and bumps aversion. */
+void zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl) {
+    PK_ASSERT(n != NULL && acl != NULL);
+    s->digest -= zk_node_fields_digest(n);
+    zk_acl_unref(&s->acls, n->acl);
+    n->acl = acl;
+    n->aversion = zk_version_next(n->aversion);
+    s->digest += zk_node_fields_digest(n);
+}
+
+/* Fills the client-visible stat of a node. */
+void zk_node_stat(const zk_node *n, struct wire_stat *st) {
+    PK_ASSERT(n != NULL && st != NULL);
+    st->czxid = n->czxid;
+    st->mzxid = n->mzxid;
+    st->ctime_ms = n->ctime_ms;
+    st->mtime_ms = n->mtime_ms;
+    st->version = n->version;
+    st->cversion = zk_cversion(n->ccount, n->nkids);
+    st->aversion = n->aversion;
+    st->ephemeral_owner = zk_owner_visible(n->owner);
+    st->data_length = n->data_len > 0 ? n->data_len : 0;
+    st->num_children = (int32_t)n->nkids;
+    st->pzxid = n->pzxid;
+}
+
+/* Compares a session with an id key. */
+static bool zk_session_eq(const void *item, const void *key) {
+    return ((const zk_session *)item)->id == *(const uint64_t *)key;
+}
+
+/* Finds a session. */
+zk_session *zk_session_find(const zk_state *s, uint64_t id) {
+    PK_ASSERT(s != NULL);
+    return zk_htab_find(&s->sessions, zk_sid_hash(id), zk_session_eq, &id);
+}
+
+/* Adds a session. */
+zk_session *zk_session_add(zk_state *s, uint64_t id, int32_t timeout_ms, const uint8_t passwd[16]) {
+    PK_ASSERT(zk_session_find(s, id) == NULL);
+    zk_session *se = pk_calloc(1, sizeof *se);
+    se->id = id;
+    se->timeout_ms = timeout_ms;
+    memcpy(se->passwd, passwd, 16);
+    zk_htab_insert(&s->sessions, se);
+    s->digest += zk_session_digest(se);
+    return se;
+}
+
+/* Removes a session that holds no ephemerals. */
+void zk_session_remove(zk_state *s, zk_session *se) {
+    PK_ASSERT(se != NULL && se->neph == 0);
+    s->digest -= zk_session_digest(se);
+    zk_htab_remove(&s->sessions, se);
+    free(se->eph);
+    free(se);
+}
+
+/* Looks a session up. */
+bool zk_session_get(const zk_state *s, uint64_t session_id, int32_t *timeout_ms, uint8_t passwd[16]) {
+    zk_session *se = zk_session_find(s, session_id);
+    if (se == NULL) return false;
+    if (timeout_ms) *timeout_ms = se->timeout_ms;
+    if (passwd) memcpy(passwd, se->passwd, 16);
+    return true;
+}
+
+/* Calls fn for every live session. */
+void zk_session_each(const zk_state *s, void (*fn)(void *ctx, uint64_t session_id, int32_t timeout_ms), void *ctx) {
+    PK_ASSERT(s != NULL && fn != NULL);
+    for (size_t i = 0; i < s->sessions.cap; i++) {
+        const zk_session *se = s->sessions.slots[i];
+        if (se != NULL) fn(ctx, se->id, se->timeout_ms);
+    }
+}
+
+/* Creates a state holding only "/" (world:anyone ALL, empty data). */
+zk_state *zk_state_new_empty(void) {
+    zk_state *s = pk_calloc(1, sizeof *s);
+    zk_htab_init(&s->nodes, zk_node_hash_of);
+    zk_htab_init(&s->acls, zk_acl_hash_of);
+    zk_htab_init(&s->sessions, zk_session_hash_of);
+    pk_buf b;
+    pk_buf_init(&b);
+    jute_write_int(&b, 1);
+    zk_acl_write_one(&b, ZK_PERM_ALL, "world", "anyone");
+    zk_acl *acl = zk_acl_intern(&s->acls, pk_buf_slice(&b));
+    pk_buf_deinit(&b);
+    PK_ASSERT(acl != NULL);
+    s->root = zk_node_alloc(pk_slice_str("/"), jute_empty(), acl);
+    zk_htab_insert(&s->nodes, s->root);
+    s->digest = zk_node_digest(s->root);
+    return s;
+}
+
+/* Creates a fresh state as ZooKeeper has it. */
+zk_state *zk_state_new(void) {
+    zk_state *s = zk_state_new_empty();
+    static const char *const paths[] = {"/zookeeper", "/zookeeper/quota", "/zookeeper/config"};
+    for (size_t i = 0; i < 3; i++) {
+        zk_acl *acl = s->root->acl;
+        if (i == 2) {
+            pk_buf b;
+            pk_buf_init(&b);
+            jute_write_int(&b, 1);
+            zk_acl_write_one(&b, ZK_PERM_READ, "world", "anyone");
+            acl = zk_acl_intern(&s->acls, pk_buf_slice(&b));
+            pk_buf_deinit(&b);
+        } else {
+            acl->node_refs++;
+        }
+        zk_node *n = zk_tree_create(s, pk_slice_str(paths[i]), jute_empty(), acl, 0, 0, 0);
+        if (i == 2) n->aversion = -1;
+    }
+    s->root->ccount = 0;
+    zk_tree_find(s, pk_slice_str("/zookeeper"))->ccount = 0;
+    s->data_size = 0;
+    s->digest = zk_state_digest_full(s);
+    PK_ASSERT(s->nodes.count == 4);
+    return s;
+}
+
+/* Frees the state. */
+void zk_state_free(zk_state *s) {
+    if (s == NULL) return;
+    for (size_t i = 0; i < s->nodes.cap; i++) {
+        zk_node *n = s->nodes.slots[i];
+        if (n != NULL) {
+            zk_acl_unref(NULL, n->acl);
+            n->acl = NULL;
+            zk_node_free(NULL, n);
+        }
+    }
+    for (size_t i = 0; i < s->sessions.cap; i++) {
+        zk_session *se = s->sessions.slots[i];
+        if (se != NULL) {
+            free(se->eph);
+            free(se);
+        }
+    }
+    zk_htab_deinit(&s->nodes);
+    zk_htab_deinit(&s->acls);
+    zk_htab_deinit(&s->sessions);
+    free(s);
+}
+
+/* Last applied zxid. */
+uint64_t zk_state_last_zxid(const zk_state *s) { return s->last_zxid; }
+/* Incremental digest. */
+uint64_t zk_state_digest(const zk_state *s) { return s->digest; }
+
+/* Recomputes the digest from scratch. */
+uint64_t zk_state_digest_full(const zk_state *s) {
+    PK_ASSERT(s != NULL);
+    uint64_t d = 0;
+    for (size_t i = 0; i < s->nodes.cap; i++) {
+        const zk_node *n = s->nodes.slots[i];
+        if (n != NULL) d += zk_node_digest(n);
+    }
+    for (size_t i = 0; i < s->sessions.cap; i++) {
+        const zk_session *se = s->sessions.slots[i];
+        if (se != NULL) d += zk_session_digest(se);
+    }
+    return d;
+}
+
+/* Fills 4lw counters. */
+void zk_state_stats(const zk_state *s, zk_stats *out) {
+    PK_ASSERT(s != NULL && out != NULL);
+    out->node_count = s->nodes.count + 1;
+    out->ephemeral_count = s->ephemeral_count;
+    out->approximate_data_size = s->data_size;
+    out->session_count = s->sessions.count;
+    out->last_zxid = s->last_zxid;
+}
+
+/* ---- txn headers ---- */
+
+/* Decodes a txn header. */
+bool zk_txn_header_decode(pk_slice txn, zk_txn_header *h) {
+    PK_ASSERT(h != NULL);
+    if (txn.ptr == NULL || txn.len < ZK_TXN_HEADER_LEN) return false;
+    h->zxid = pk_get_u64(txn.ptr);
+    h->time_ms = (int64_t)pk_get_u64(txn.ptr + 8);
+    h->session_id = pk_get_u64(txn.ptr + 16);
+    h->op = (int32_t)pk_get_u32(txn.ptr + 24);
+    h->type = txn.ptr[28];
+    return true;
+}
+
+/* Appends a txn header. */
+void zk_txn_header_encode(pk_buf *b, const zk_txn_header *h) {
+    uint8_t *p = pk_buf_extend(b, ZK_TXN_HEADER_LEN);
+    pk_put_u64(p, h->zxid);
+    pk_put_u64(p + 8, (uint64_t)h->time_ms);
+    pk_put_u64(p + 16, h->session_id);
+    pk_put_u32(p + 24, (uint32_t)h->op);
+    p[28] = h->type;
+}
+
+/* Appends the payload of one non-multi op. */
+void zk_txn_op_encode(pk_buf *b, const zk_txn_op *op) {
+    PK_ASSERT(op->type != ZK_TXN_MULTI);
+    switch (op->type) {
+    case ZK_TXN_ERROR: jute_write_int(b, op->err); break;
+    case ZK_TXN_CREATE:
+        jute_write_ustring(b, op->path);
+        jute_write_buffer(b, op->data);
+        pk_buf_append(b, op->acl.ptr, op->acl.len);
+        jute_write_long(b, op->owner);
+        break;
+    case ZK_TXN_DELETE:
+    case ZK_TXN_CHECK:
+        jute_write_ustring(b, op->path);
+        jute_write_int(b, op->version);
+        break;
+    case ZK_TXN_SET_DATA:
+        jute_write_ustring(b, op->path);
+        jute_write_buffer(b, op->data);
+        jute_write_int(b, op->version);
+        break;
+    case ZK_TXN_SET_ACL:
+        jute_write_ustring(b, op->path);
+        pk_buf_append(b, op->acl.ptr, op->acl.len);
+        jute_write_int(b, op->version);
+        break;
+    case ZK_TXN_CREATE_SESSION:
+        jute_write_int(b, op->timeout_ms);
+        pk_buf_append(b, op->passwd, 16);
+        break;
+    case ZK_TXN_CLOSE_SESSION: break;
+    case ZK_TXN_DELETE_CONTAINER: jute_write_ustring(b, op->path); break;
+    default: PK_PANIC("bad txn type %d", op->type);
+    }
+}
+
+/* ---- batches ---- */
+
+/* Appends one txn to a batch. */
+void zk_batch_append(pk_buf *batch, pk_slice txn) {
+    PK_ASSERT(batch != NULL && txn.len <= UINT32_MAX);
+    uint8_t *p = pk_buf_extend(batch, 4);
+    pk_put_u32(p, (uint32_t)txn.len);
+    pk_buf_append(batch, txn.ptr, txn.len);
+}
+
+/* Iterates a batch. */
+bool zk_batch_next(pk_slice batch, size_t *offset, pk_slice *txn) {
+    PK_ASSERT(offset != NULL && txn != NULL);
+    if (*offset >= batch.len || batch.len - *offset < 4) return false;
+    size_t n = pk_get_u32(batch.ptr + *offset);
+    if (batch.len - *offset - 4 < n) return false;
+    *txn = (pk_slice){batch.ptr + *offset + 4, n};
+    *offset += 4 + n;
+    return true;
+}
+
+/* ---- events ---- */
+typedef struct zk_event_rec {
+    int32_t type;
+    uint32_t path_len;
+    size_t path_off;
+    zk_acl *acl;
+} zk_event_rec;
+
+struct zk_events {
+    zk_event_rec *recs;
+    size_t count, cap;
+    pk_buf paths;
+};
+
+/* Creates an empty event list. */
+zk_events *zk_events_new(void) {
+    zk_events *e = pk_calloc(1, sizeof *e);
+    pk_buf_init(&e->paths);
+    return e;
+}
+
+/* Empties the list. */
+void zk_events_clear(zk_events *e) {
+    PK_ASSERT(e != NULL);
+    for (size_t i = 0; i < e->count; i++) {
+        if (e->recs[i].acl != NULL) zk_acl_ext_unref(e->recs[i].acl);
+    }
+    e->count = 0;
+    pk_buf_reset(&e->paths);
+}
+
+/* Frees the list. */
+void zk_events_free(zk_events *e) {
+    if (e == NULL) return;
+    zk_events_clear(e);
+    free(e->recs);
+    pk_buf_deinit(&e->paths);
+    free(e);
+}
+
+/* Number of events. */
+size_t zk_events_count(const zk_events *e) { return e->count; }
+
+/* Appends an event with an ext ref on acl. */
+void zk_events_push(zk_events *e, int32_t type, pk_slice path, zk_acl *acl) {
+    PK_ASSERT(e != NULL && type >= ZK_EVENT_NODE_CREATED && type <= ZK_EVENT_NODE_CHILDREN_CHANGED);
+    if (e->count == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 16;
+        e->recs = pk_realloc(e->recs, e->cap * sizeof(zk_event_rec));
+    }
+    if (acl != NULL) acl->ext_refs++;
+    e->recs[e->count++] = (zk_event_rec){type, (uint32_t)path.len, e->paths.len, acl};
+    pk_buf_append(&e->paths, path.ptr, path.len);
+}
+
+/* Reads event i. */
+void zk_events_get(const zk_events *e, size_t i, int32_t *type, pk_slice *path) {
+    PK_ASSERT(e != NULL && i < e->count);
+    const zk_event_rec *r = &e->recs[i];
+    if (type) *type = r->type;
+    if (path) *path = (pk_slice){e->paths.data + r->path_off, r->path_len};
+}
+
+/* True when auth may READ the event's znode per the ACL at apply time. */
+bool zk_events_readable(const zk_events *e, size_t i, const zk_auth *auth) {
+    PK_ASSERT(e != NULL && i < e->count);
+    return zk_acl_check(e->recs[i].acl, auth, ZK_PERM_READ);
+}

@@ -1,0 +1,199 @@
+/* zk internals shared by the files of src/zk (not part of the public contract; include zk.h instead).
+ *
+ * Layout of the replicated state:
+ *  - Nodes live in one open-addressing hash table keyed by full path (zk_htab, hash = pk_hash64(path)).
+ *    Each node is ONE allocation (struct + NUL-terminated path); data is a second allocation (NULL when
+ *    the data is null or empty). Children are a vector of node pointers in the parent; every child
+ *    knows its index there (pidx), so removal is O(1) (swap with the last).
+ *  - ACL lists are interned (refcounted, like ZooKeeper's ReferenceCountedACLCache). A list is stored
+ *    as its jute vector<ACL> bytes ("blob") plus decoded entries pointing into the blob. node_refs counts
+ *    nodes (and prep overlay entries) using it; ext_refs counts zk_events holding it. A list is in the
+ *    intern table while node_refs > 0 and is freed when both counts reach zero.
+ *  - Sessions: a table id -> {timeout, passwd, vector of ephemeral nodes}.
+ *  - Digest: sum (mod 2^64) over nodes of fields_hash(node) + data_hash(node), plus the sum over
+ *    sessions of session_hash(session). Maintained on every mutation; zk_state_digest_full recomputes.
+ * Invariants: node->nkids == number of nodes whose parent is node; kids[i]->pidx == i; every node but
+ *  "/" has its parent in the table; an ephemeral (owner is a session id) is in its session's vector.
+ */
+#ifndef PK_ZK_INT_H
+#define PK_ZK_INT_H
+
+#include <stdlib.h>
+
+#include "zk/zk.h"
+#include "zk/txn.h"
+#include "wire/jute.h"
+#include "wire/records.h"
+
+/* ---- generic open-addressing pointer table (linear probing, backward-shift deletion) ---- */
+typedef struct zk_htab {
+    void **slots;
+    size_t cap;     /* power of two, or 0 */
+    size_t count;
+    uint64_t (*hash_of)(const void *item);
+} zk_htab;
+
+/* Initializes an empty table whose items report their hash through hash_of. */
+void zk_htab_init(zk_htab *t, uint64_t (*hash_of)(const void *item));
+/* Frees the slot array (not the items). */
+void zk_htab_deinit(zk_htab *t);
+/* Finds the item with hash h for which eq(item, key) holds, or NULL. */
+void *zk_htab_find(const zk_htab *t, uint64_t h, bool (*eq)(const void *item, const void *key), const void *key);
+/* Inserts an item (its key must not be present). */
+void zk_htab_insert(zk_htab *t, void *item);
+/* Removes exactly this item (must be present). */
+void zk_htab_remove(zk_htab *t, const void *item);
+
+/* ---- ACL lists ---- */
+typedef struct zk_acl_entry {
+    int32_t perms;
+    pk_slice scheme;
+    pk_slice id;
+} zk_acl_entry;
+
+typedef struct zk_acl {
+    uint64_t hash;        /* pk_hash64 of the blob */
+    uint32_t node_refs;
+    uint32_t ext_refs;
+    uint32_t count;       /* entries */
+    uint32_t blob_len;
+    uint32_t snap_index;  /* scratch for serialization */
+    zk_acl_entry *ents;   /* count entries, pointing into blob */
+    uint8_t blob[];       /* jute vector<ACL> */
+} zk_acl;
+
+/* Builds an (unshared, refs 0) ACL list from jute vector<ACL> bytes; NULL if malformed. */
+zk_acl *zk_acl_from_blob(pk_slice blob);
+/* Interns blob in table: returns the shared list with node_refs incremented; NULL if malformed. */
+zk_acl *zk_acl_intern(zk_htab *table, pk_slice blob);
+/* Drops one node reference; removes the list from table (and frees it if no events hold it) at zero. */
+void zk_acl_unref(zk_htab *table, zk_acl *a);
+/* Drops an event reference (frees the list when no node or event holds it any more). */
+void zk_acl_ext_unref(zk_acl *a);
+/* True when auth may perform perm on a node with ACL a (ZooKeeper's checkACL). */
+bool zk_acl_check(const zk_acl *a, const zk_auth *auth, int32_t perm);
+/* True when the decoded blob (jute vector<ACL>) grants perm to auth; used for overlay ACLs too. */
+bool zk_acl_check_blob(pk_slice blob, const zk_auth *auth, int32_t perm);
+/* ACL fixup (§9.3): validates/expands the request ACL into out (a jute vector<ACL>); ZK_ERR_OK or INVALID_ACL. */
+int32_t zk_acl_fixup(const struct wire_acl_vec *acl, const zk_auth *auth, pk_buf *out);
+/* Appends one ACL entry (C strings) to a jute vector<ACL> under construction. */
+void zk_acl_write_one(pk_buf *out, int32_t perms, const char *scheme, const char *id);
+/* True when the ip-scheme ACL id (addr[/bits]) is valid. */
+bool zk_acl_ip_valid(pk_slice id);
+/* True when the connection address matches the ip ACL id (addr[/bits]). */
+bool zk_acl_ip_match(pk_slice acl_id, pk_slice addr);
+
+/* ---- paths ---- */
+/* ZooKeeper's PathUtils.validatePath (§13.3) on raw UTF-8 bytes. */
+bool zk_path_valid(pk_slice path);
+/* Length of the parent path of a valid non-root path ("/a" -> 1 meaning "/"). */
+size_t zk_path_parent_len(pk_slice path);
+/* Hash of a path as used by every path-keyed table. */
+static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, path.len, 0x7a6b5f7061746821ull); }
+
+/* ---- nodes ---- */
+typedef struct zk_node {
+    uint64_t hash;            /* zk_path_hash(path) */
+    uint8_t *data;            /* NULL when data_len <= 0 */
+    zk_acl *acl;              /* interned, node_refs held */
+    struct zk_node **kids;    /* children; capacity = kcap */
+    int64_t czxid, mzxid, pzxid;
+    int64_t ctime_ms, mtime_ms;
+    int64_t owner;            /* ephemeral owner (raw: container INT64_MIN, TTL 0xFF<<56|ttl, session id) */
+    int32_t data_len;         /* -1 = null */
+    int32_t version, aversion;
+    int32_t ccount;           /* child create counter (cversion reported as 2*ccount - nkids) */
+    uint32_t nkids, kcap;
+    uint32_t pidx;            /* index in parent's kids */
+    uint32_t path_len;
+    char path[];              /* NUL-terminated */
+} zk_node;
+
+#define ZK_OWNER_CONTAINER INT64_MIN
+#define ZK_OWNER_TTL_MASK 0xFF00000000000000ull
+#define ZK_TTL_MAX ((int64_t)0xFFFFFFFFFFll)
+
+/* True when owner marks a container. */
+static inline bool zk_owner_is_container(int64_t o) { return o == ZK_OWNER_CONTAINER; }
+/* True when owner marks a TTL node. */
+static inline bool zk_owner_is_ttl(int64_t o) { return o != ZK_OWNER_CONTAINER && ((uint64_t)o & ZK_OWNER_TTL_MASK) == ZK_OWNER_TTL_MASK; }
+/* True when owner is a session id (a real ephemeral). */
+static inline bool zk_owner_is_session(int64_t o) { return o != 0 && !zk_owner_is_container(o) && !zk_owner_is_ttl(o); }
+/* The ephemeralOwner clients see: 0 for containers and TTL nodes. */
+static inline int64_t zk_owner_visible(int64_t o) { return zk_owner_is_session(o) ? o : 0; }
+/* Next version with ZooKeeper's wrap rule: MAX -> MIN, -1 skipped. */
+static inline int32_t zk_version_next(int32_t v) {
+    int32_t n = (int32_t)((uint32_t)v + 1u);
+    return n == -1 ? 0 : n;
+}
+/* Reported cversion: 2*ccount - numChildren with 32-bit wrap. */
+static inline int32_t zk_cversion(int32_t ccount, uint32_t nkids) { return (int32_t)(2u * (uint32_t)ccount - nkids); }
+
+typedef struct zk_session {
+    uint64_t id;
+    int32_t timeout_ms;
+    uint8_t passwd[16];
+    zk_node **eph;
+    uint32_t neph, ecap;
+} zk_session;
+
+struct zk_state_s {
+    zk_htab nodes;
+    zk_htab acls;
+    zk_htab sessions;
+    zk_node *root;
+    uint64_t last_zxid;
+    uint64_t digest;
+    uint64_t ephemeral_count;
+    uint64_t data_size;       /* approximate_data_size: sum of path + data lengths */
+};
+
+/* Finds a node by path (NULL if absent). */
+zk_node *zk_tree_find(const zk_state *s, pk_slice path);
+/* Finds the parent of a non-root path. */
+zk_node *zk_tree_parent(const zk_state *s, pk_slice path);
+/* Creates a node under an existing parent (no checks beyond asserts); acl's node_ref is taken over. */
+zk_node *zk_tree_create(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner, uint64_t zxid,
+                        int64_t time_ms);
+/* Deletes a childless node, updating parent pzxid and the session's ephemerals. */
+void zk_tree_delete(zk_state *s, zk_node *n, uint64_t zxid);
+/* Replaces a node's data, bumping version, mzxid and mtime. */
+void zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms);
+/* Replaces a node's ACL (takes over acl's node_ref), bumping aversion. */
+void zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl);
+/* Fills a wire stat with what clients see. */
+void zk_node_stat(const zk_node *n, struct wire_stat *st);
+/* Session lookup. */
+zk_session *zk_session_find(const zk_state *s, uint64_t id);
+/* Adds a session (must not exist). */
+zk_session *zk_session_add(zk_state *s, uint64_t id, int32_t timeout_ms, const uint8_t passwd[16]);
+/* Removes a session that holds no ephemerals. */
+void zk_session_remove(zk_state *s, zk_session *se);
+/* Digest contribution of a node. */
+uint64_t zk_node_digest(const zk_node *n);
+/* Digest contribution of a session. */
+uint64_t zk_session_digest(const zk_session *se);
+/* Creates an empty state with only "/" (no /zookeeper nodes; used by deserialize). */
+zk_state *zk_state_new_empty(void);
+
+/* ---- prep overlay view (shared by prep and apply's multi validation) ---- */
+typedef struct zk_view {
+    bool exists;
+    int32_t version, aversion, ccount;
+    int64_t nkids;
+    int64_t owner;
+    pk_slice acl;          /* jute vector<ACL> bytes (owned by the state or the overlay entry) */
+} zk_view;
+
+/* Reads the pending view of path: the overlay entry if any, else the state. */
+void zk_prep_view(zk_prep *p, const zk_state *s, pk_slice path, zk_view *v);
+/* Records the pending view of path (copies acl) for a txn with zxid. */
+void zk_prep_put(zk_prep *p, pk_slice path, const zk_view *v, uint64_t zxid);
+/* Structural checks and overlay update of one write sub-op as apply re-checks it (no ACL checks). */
+int32_t zk_prep_validate_op(zk_prep *p, const zk_state *s, const zk_txn_op *op, uint64_t zxid);
+
+/* ---- events ---- */
+/* Appends an event (takes an ext ref on acl). */
+void zk_events_push(zk_events *e, int32_t type, pk_slice path, zk_acl *acl);
+
+#endif
