@@ -41,6 +41,7 @@ static const uint8_t *jute_take(jute_reader *r, size_t n) {
         r->err = PK_EDECODE;
         return NULL;
     }
+    if (r->ptr == NULL) return &jute_empty_byte; /* n == 0 on an empty input: no pointer arithmetic on NULL */
     const uint8_t *p = r->ptr + r->pos;
     r->pos += n;
     return p;

@@ -213,3 +213,13 @@ Test(wire_jute, frame_peek) {
     cr_assert_eq(jute_frame_peek(zero, sizeof zero, 100, &body), 1);
     cr_assert_eq(body, 0);
 }
+
+/* Regression (found by fuzz_jute): a zero-length take on an empty NULL input did pointer arithmetic on NULL. */
+Test(wire_jute, regression_zero_length_take_on_null_input) {
+    jute_reader r;
+    jute_reader_init(&r, NULL, 0, 10);
+    pk_slice s = jute_read_raw(&r, 0);
+    cr_assert(!jute_is_null(s));
+    cr_assert_eq(s.len, 0);
+    cr_assert(jute_reader_done(&r));
+}
