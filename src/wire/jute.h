@@ -46,7 +46,7 @@ static inline int jute_reader_error(const jute_reader *r) { return r->err; }
 static inline size_t jute_reader_remaining(const jute_reader *r) { return r->err ? 0 : r->len - r->pos; }
 /* True when every byte was consumed and no read failed. */
 static inline bool jute_reader_done(const jute_reader *r) { return r->err == 0 && r->pos == r->len; }
-/* Returns the unconsumed bytes as a slice (empty, non-NULL-safe, if an error is set). */
+/* Returns the unconsumed bytes as a slice (a null slice once an error is set). */
 pk_slice jute_reader_rest(const jute_reader *r);
 /* Sets the sticky error (if none is set yet); err must be negative. Used by record decoders. */
 void jute_reader_fail(jute_reader *r, int err);
