@@ -144,4 +144,86 @@ bool px_chosen_get(const px_replica *r, uint64_t slot, px_entry *out);
 /* True when `count` acceptors out of `config` form a quorum for `phase` (1 or 2): the one quorum predicate. */
 bool px_quorum_ok(const px_config *config, int phase, uint32_t count);
 
+/* ---- additions (px owner): limits, token semantics, message codec, introspection ----
+ *
+ * Persist tokens increase with every update that persists something; PX_EV_PERSISTED(t) means every update
+ * with a token <= t is durable (persist in order, as a group-commit pipeline naturally does). An update whose
+ * after_persist sends reveal state that is not durable yet always re-lists that state in its own persist step,
+ * so a caller may send after_persist messages as soon as *this* update's persist step is durable.
+ * A replica with node_count 1 is leader right in the update of PX_EV_START (its promise is in that update's
+ * persist step; nothing can be chosen before its own accept, persisted after the promise, is durable).
+ * After PX_EV_START with snapshot_slot > 0, feed PX_EV_SNAPSHOT_TAKEN with the loaded snapshot so this
+ * replica can serve lagging peers. Values passed to PX_EV_PROPOSE must be at most PX_MAX_VALUE_BYTES.
+ */
+#define PX_MAX_VALUE_BYTES (16u << 20)      /* one log value (a batch of commands) */
+#define PX_MAX_LOG_SLOTS (1u << 20)         /* retained log span; the caller must snapshot to go on */
+#define PX_MAX_MSG_ENTRIES 4096u            /* entries in one Promise / CatchupEntries message */
+#define PX_MAX_MSG_ENTRY_BYTES (32u << 20)  /* value bytes in one Promise / CatchupEntries message */
+#define PX_SNAPSHOT_CHUNK_BYTES (64u << 10) /* one SnapshotChunk */
+#define PX_MAX_SNAPSHOT_BYTES (1ull << 34)  /* largest snapshot px will receive */
+
+/* Message types of the px wire encoding (version PX_MSG_VERSION). */
+#define PX_MSG_VERSION 1
+typedef enum px_msg_type {
+    PX_MSG_PREPARE = 1,         /* ballot, slot = from_slot, chosen_to */
+    PX_MSG_PROMISE = 2,         /* ballot, slot = from_slot, chosen_to, flags, entries (accepted from from_slot on) */
+    PX_MSG_NACK = 3,            /* ballot = the rejected ballot, promised = the higher promise */
+    PX_MSG_ACCEPT = 4,          /* ballot, slot, chosen_to, value */
+    PX_MSG_ACCEPTED = 5,        /* ballot, slot */
+    PX_MSG_HEARTBEAT = 6,       /* ballot, chosen_to */
+    PX_MSG_HEARTBEAT_ACK = 7,   /* ballot, chosen_to (the follower's) */
+    PX_MSG_CATCHUP_REQ = 8,     /* slot = first slot wanted */
+    PX_MSG_CATCHUP_ENTRIES = 9, /* ballot (sender's), chosen_to (sender's), entries (chosen, ascending) */
+    PX_MSG_SNAPSHOT_CHUNK = 10, /* slot = snapshot slot, total, offset, value = chunk bytes */
+    PX_MSG_SNAPSHOT_ACK = 11,   /* slot = snapshot slot, offset = bytes received so far */
+} px_msg_type;
+#define PX_MSG_TYPE_MAX 11
+
+#define PX_PROMISE_INCOMPLETE 1u /* Promise flag: the acceptor could not list every slot from from_slot on */
+
+/* A decoded message; slices point into the decoded bytes. Fields a type does not carry are zero. */
+typedef struct px_msg {
+    uint8_t type;           /* px_msg_type */
+    px_ballot ballot;
+    px_ballot promised;
+    uint64_t slot;
+    uint64_t chosen_to;
+    uint64_t offset;
+    uint64_t total;
+    uint32_t flags;
+    pk_slice value;
+    uint32_t entry_count;   /* entries, validated at decode; read them with px_msg_entry_next */
+    pk_slice entries;
+} px_msg;
+
+/* Appends the encoding of m (with `entry_count` entries from `entries`) to out. */
+void px_msg_encode(const px_msg *m, const px_entry *entries, pk_buf *out);
+/* Decodes and fully validates one message; returns PK_OK or PK_EDECODE/PK_ETOOBIG (never asserts on input). */
+int px_msg_decode(pk_slice bytes, px_msg *out);
+/* Reads the next entry of a decoded message at *cursor (start at 0); returns false after the last one. */
+bool px_msg_entry_next(const px_msg *m, size_t *cursor, px_entry *out);
+/* Returns a short upper-case name for a message type ("PREPARE"), or "?" for an unknown one. */
+const char *px_msg_type_name(uint8_t type);
+
+/* A read-only view of a replica's protocol state, for tests and invariant checks. */
+typedef struct px_status {
+    px_role role;
+    px_ballot ballot;          /* the ballot it leads or follows */
+    px_ballot promised;        /* highest ballot promised (may not be durable yet) */
+    uint32_t leader_id;
+    uint64_t chosen_to;
+    uint64_t log_first;        /* first slot held in memory (compaction point + 1) */
+    uint64_t log_last;         /* last slot held (log_first - 1 when empty) */
+    uint64_t next_slot;        /* leader: next slot to propose into */
+    uint64_t durable_token;    /* highest PERSISTED token seen */
+    uint64_t snapshot_slot;    /* latest snapshot given with SNAPSHOT_TAKEN (or installed) */
+    bool vote_blocked;         /* disk lost and not yet caught up */
+    uint64_t election_deadline_ms;
+} px_status;
+
+/* Fills *out with the replica's current state. */
+void px_replica_status(const px_replica *r, px_status *out);
+/* Reads the entry this replica accepted at `slot` (chosen or not); false if it holds none. */
+bool px_replica_accepted(const px_replica *r, uint64_t slot, px_entry *out);
+
 #endif
