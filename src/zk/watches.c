@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "wire/jute.h"
+#include "wire/records.h"
 
 /* Node lookup provided by the tree (see the note at the top). Weak until the tree defines it. */
 bool zk_node_zxids(const zk_state *s, pk_slice path, uint64_t *mzxid, uint64_t *pzxid) __attribute__((weak));
@@ -548,28 +549,14 @@ void zk_watches_trigger(zk_watches *w, const zk_events *events, pk_buf *out) {
 
 /* ---------------------------------------------------------------- setWatches */
 
-/* Reads a vector<ustring> count (null = empty); returns -1 on a decode error. */
-static int32_t wt_read_count(jute_reader *r) {
-    int32_t n = jute_read_vector_count(r, 4);
-    if (jute_reader_error(r) != 0) return -1;
-    return n < 0 ? 0 : n;
-}
-
-/* Skips a vector<ustring>, validating it; false when malformed. */
-static bool wt_skip_strings(jute_reader *r) {
-    int32_t n = wt_read_count(r);
-    for (int32_t i = 0; i < n; i++) jute_read_ustring(r);
-    return n >= 0 && jute_reader_error(r) == 0;
-}
-
-/* Applies one setWatches list (kind 0 data, 1 exist, 2 child, 3 persistent, 4 recursive) of a validated body. */
-static void wt_set_list(zk_watches *w, jute_reader *r, int kind, int64_t rel, zk_watches_lookup_fn lookup,
-                        void *ctx, uint64_t conn_id, pk_buf *out) {
-    int32_t n = wt_read_count(r);
-    PK_ASSERT(n >= 0);
-    for (int32_t i = 0; i < n; i++) {
-        pk_slice path = jute_read_ustring(r);
-        PK_ASSERT(jute_reader_error(r) == 0);
+/* Applies one setWatches list (kind 0 data, 1 exist, 2 child, 3 persistent, 4 recursive) of a decoded body. */
+static void wt_set_list(zk_watches *w, const struct wire_str_vec *v, int kind, int64_t rel,
+                        zk_watches_lookup_fn lookup, void *ctx, uint64_t conn_id, pk_buf *out) {
+    struct wire_vec_iter it;
+    wire_str_vec_iter_init(&it, v);
+    pk_slice path;
+    for (int32_t i = 0; wire_str_vec_next(&it, &path); i++) {
+        PK_ASSERT(i < v->count);
         uint64_t mzxid = 0, pzxid = 0;
         bool exists = kind <= 2 ? lookup(ctx, path, &mzxid, &pzxid) : false;
         bool changed_m = rel < 0 || mzxid > (uint64_t)rel, changed_p = rel < 0 || pzxid > (uint64_t)rel;
@@ -594,24 +581,34 @@ static void wt_set_list(zk_watches *w, jute_reader *r, int kind, int64_t rel, zk
     }
 }
 
-/* setWatches (101) / setWatches2 (105) against any node lookup: validates the whole body first (nothing is
- * registered from a malformed body), then registers and appends catch-up deliveries (event_index SIZE_MAX). */
+/* setWatches (101) / setWatches2 (105) against any node lookup: decodes (and so validates) the whole body first,
+ * so nothing is registered from a malformed body, then registers and appends catch-up deliveries
+ * (event_index SIZE_MAX) in ZooKeeper's order: data, exist, child, persistent, persistent-recursive lists.
+ * Null vectors count as empty; trailing bytes are ignored, as ZooKeeper does. */
 int32_t zk_watches_set_lookup(zk_watches *w, zk_watches_lookup_fn lookup, void *ctx, uint64_t conn_id, int32_t op,
                               pk_slice body, pk_buf *out) {
     PK_ASSERT(w != NULL && lookup != NULL && out != NULL);
     PK_ASSERT(op == ZK_OP_SET_WATCHES || op == ZK_OP_SET_WATCHES2);
-    int lists = op == ZK_OP_SET_WATCHES2 ? 5 : 3;
     jute_reader r;
     jute_reader_init_slice(&r, body, INT32_MAX);
-    int64_t rel = jute_read_long(&r);
-    for (int k = 0; k < lists; k++)
-        if (!wt_skip_strings(&r)) return ZK_ERR_MARSHALLING;
-    if (jute_reader_error(&r) != 0) return ZK_ERR_MARSHALLING;
-    jute_reader_init_slice(&r, body, INT32_MAX);
-    int64_t rel2 = jute_read_long(&r);
-    PK_ASSERT(rel2 == rel);
-    for (int k = 0; k < lists; k++) wt_set_list(w, &r, k, rel, lookup, ctx, conn_id, out);
-    PK_ASSERT(jute_reader_error(&r) == 0);
+    struct wire_set_watches2 sw;
+    memset(&sw, 0, sizeof sw);
+    int rc;
+    if (op == ZK_OP_SET_WATCHES2) {
+        rc = wire_set_watches2_decode(&r, &sw);
+    } else {
+        struct wire_set_watches v1;
+        rc = wire_set_watches_decode(&r, &v1);
+        sw.relative_zxid = v1.relative_zxid;
+        sw.data_watches = v1.data_watches;
+        sw.exist_watches = v1.exist_watches;
+        sw.child_watches = v1.child_watches;
+    }
+    if (rc != 0 || jute_reader_error(&r) != 0) return ZK_ERR_MARSHALLING;
+    const struct wire_str_vec *lists[5] = {&sw.data_watches, &sw.exist_watches, &sw.child_watches,
+                                           &sw.persistent_watches, &sw.persistent_recursive_watches};
+    for (int k = 0; k < 5; k++) wt_set_list(w, lists[k], k, sw.relative_zxid, lookup, ctx, conn_id, out);
+    PK_ASSERT(out->len % sizeof(zk_delivery) == 0);
     return ZK_ERR_OK;
 }
 
