@@ -15,7 +15,8 @@ BINS += $(BUILD)/pk
 # CLI tests: drive pk (shell through a pty, one-shot commands, recipes) against Apache ZooKeeper 3.8
 # started here, and against build/release/pk-server when it exists and starts. PK_TEST_SERVER=host:port
 # targets one already running server instead.
+PK_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 .PHONY: test-cli
 test-cli: $(BUILD)/pk
-	PK_BIN=$(abspath $(BUILD)/pk) python3 -m pytest -q -p no:cacheprovider tests/cli
+	PK_BIN=$(abspath $(BUILD)/pk) $(PK_PYTHON) -m pytest -q -p no:cacheprovider tests/cli
 TEST_TARGETS += test-cli

@@ -54,7 +54,8 @@ int pk_seq_of(const char *name) {
     return (int)v;
 }
 
-/* Pre-order depth-first walk of root's subtree with children sorted; root first. ZOK or a ZK code. */
+/* Pre-order depth-first walk of root's subtree with children sorted; root first; descendants that
+ * vanish or deny READ are skipped. ZOK or a ZK code. */
 int pk_tree_walk(zhandle_t *zh, const char *root, pk_paths *out) {
     PK_ASSERT(zh != NULL);
     PK_ASSERT(root != NULL && out != NULL);
@@ -65,7 +66,7 @@ int pk_tree_walk(zhandle_t *zh, const char *root, pk_paths *out) {
         char *path = stack.v[--stack.count];
         struct String_vector kids = {0};
         int r = zoo_get_children(zh, path, 0, &kids);
-        if (r == ZNONODE && out->count > 0) { /* vanished under us: skip it */
+        if ((r == ZNONODE || r == ZNOAUTH) && out->count > 0) { /* vanished or unreadable: skip it */
             free(path);
             continue;
         }
