@@ -314,7 +314,6 @@ zk_state *zk_state_new(void) {
     }
     s->root->ccount = 0;
     zk_tree_find(s, pk_slice_str("/zookeeper"))->ccount = 0;
-    s->data_size = 0;
     s->digest = zk_state_digest_full(s);
     PK_ASSERT(s->nodes.count == 4);
     return s;
@@ -523,3 +522,32 @@ bool zk_events_readable(const zk_events *e, size_t i, const zk_auth *auth) {
     PK_ASSERT(e != NULL && i < e->count);
     return zk_acl_check(e->recs[i].acl, auth, ZK_PERM_READ);
 }
+
+/* Links a loaded node (snapshot) under its existing parent without changing the parent's stat or the digest;
+ * returns false when the path is a duplicate, has no parent, or the owner session is missing. */
+bool zk_tree_load_node(zk_state *s, zk_node *n) {
+    PK_ASSERT(s != NULL && n != NULL);
+    pk_slice path = {(const uint8_t *)n->path, n->path_len};
+    if (path.len < 2 || path.ptr[0] != '/' || zk_tree_find(s, path) != NULL) return false;
+    zk_node *parent = zk_tree_parent(s, path);
+    if (parent == NULL) return false;
+    zk_session *se = NULL;
+    if (zk_owner_is_session(n->owner)) {
+        se = zk_session_find(s, (uint64_t)n->owner);
+        if (se == NULL) return false;
+    }
+    zk_kids_add(parent, n);
+    zk_htab_insert(&s->nodes, n);
+    s->data_size += n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
+    if (se != NULL) {
+        zk_session_add_eph(se, n);
+        s->ephemeral_count++;
+    }
+    return true;
+}
+
+/* Allocates a detached node for loading (fields zero, hash set, data copied). */
+zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl) { return zk_node_alloc(path, data, acl); }
+
+/* Frees a detached node (load failure). */
+void zk_tree_free_node(zk_state *s, zk_node *n) { zk_node_free(s, n); }

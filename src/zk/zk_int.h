@@ -173,6 +173,12 @@ void zk_session_remove(zk_state *s, zk_session *se);
 uint64_t zk_node_digest(const zk_node *n);
 /* Digest contribution of a session. */
 uint64_t zk_session_digest(const zk_session *se);
+/* Links a snapshot-loaded node under its parent (no stat/digest changes); false if it does not fit. */
+bool zk_tree_load_node(zk_state *s, zk_node *n);
+/* Allocates a detached node (stat zero) for loading. */
+zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl);
+/* Frees a detached node, dropping its ACL ref. */
+void zk_tree_free_node(zk_state *s, zk_node *n);
 /* Creates an empty state with only "/" (no /zookeeper nodes; used by deserialize). */
 zk_state *zk_state_new_empty(void);
 
@@ -183,6 +189,7 @@ typedef struct zk_view {
     int64_t nkids;
     int64_t owner;
     pk_slice acl;          /* jute vector<ACL> bytes (owned by the state or the overlay entry) */
+    const zk_acl *aclp;    /* the interned list when the view comes from the state, else NULL */
 } zk_view;
 
 /* Reads the pending view of path: the overlay entry if any, else the state. */
