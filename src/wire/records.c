@@ -416,3 +416,48 @@ void wire_multi_error_result_encode(pk_buf *b, int32_t err) {
     struct wire_error_response e = {.err = err};
     wire_error_response_encode(b, &e);
 }
+
+/* Starts iterating a MultiResponse body. */
+void wire_multi_result_iter_init(struct wire_multi_result_iter *it, pk_slice body, int32_t max_field_len) {
+    PK_ASSERT(it != NULL);
+    PK_ASSERT(max_field_len >= 0);
+    jute_reader_init_slice(&it->r, body, max_field_len);
+    it->results = 0;
+    it->finished = false;
+}
+
+/* Decodes the body of one result of the given type; returns false for a type with no known result. */
+static bool wire_multi_result_body_decode(jute_reader *r, int32_t type, struct wire_multi_result *out) {
+    PK_ASSERT(r != NULL && out != NULL);
+    switch (type) {
+    case ZK_OP_CREATE: (void)wire_create_response_decode(r, &out->u.create); return true;
+    case ZK_OP_CREATE2: (void)wire_create2_response_decode(r, &out->u.create2); return true;
+    case ZK_OP_SET_DATA: (void)wire_set_data_response_decode(r, &out->u.set_data); return true;
+    case ZK_OP_GET_DATA: (void)wire_get_data_response_decode(r, &out->u.get_data); return true;
+    case ZK_OP_GET_CHILDREN: (void)wire_get_children_response_decode(r, &out->u.get_children); return true;
+    case ZK_OP_ERROR: (void)wire_error_response_decode(r, &out->u.error); return true;
+    case ZK_OP_DELETE: case ZK_OP_CHECK: return true;
+    default: return false;
+    }
+}
+
+/* Decodes the next MultiResponse entry. */
+int wire_multi_result_iter_next(struct wire_multi_result_iter *it, struct wire_multi_result *out) {
+    PK_ASSERT(it != NULL && out != NULL);
+    PK_ASSERT(it->results <= it->r.len / WIRE_MULTI_HEADER_LEN); /* every result consumed a 9-byte header */
+    memset(out, 0, sizeof *out);
+    if (it->r.err != 0) return it->r.err;
+    if (it->finished) return 0;
+    if (wire_multi_header_decode(&it->r, &out->header) != 0) return it->r.err;
+    if (out->header.done) {
+        it->finished = true;
+        return 0;
+    }
+    if (!wire_multi_result_body_decode(&it->r, out->header.type, out)) jute_reader_fail(&it->r, PK_EDECODE);
+    if (it->r.err != 0) {
+        memset(out, 0, sizeof *out);
+        return it->r.err;
+    }
+    it->results++;
+    return 1;
+}

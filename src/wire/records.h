@@ -293,4 +293,29 @@ void wire_multi_result_header_encode(pk_buf *b, int32_t type);
 /* Appends an error result: MultiHeader{-1, false, err} + ErrorResponse{err}. */
 void wire_multi_error_result_encode(pk_buf *b, int32_t err);
 
+
+/* A decoded MultiResponse entry; header.type picks the union member (2 delete and 13 check have no body). */
+struct wire_multi_result {
+    struct wire_multi_header header;
+    union {
+        struct wire_create_response create;             /* 1 */
+        struct wire_create2_response create2;           /* 15 (also for 19 and 21 creates) */
+        struct wire_set_data_response set_data;         /* 5 */
+        struct wire_get_data_response get_data;         /* 4 (multiRead) */
+        struct wire_get_children_response get_children; /* 8 (multiRead) */
+        struct wire_error_response error;               /* -1 */
+    } u;
+};
+/* Iterator over a MultiResponse body (client side: tests, simulator, tools). */
+struct wire_multi_result_iter {
+    jute_reader r;
+    uint32_t results;   /* results returned so far */
+    bool finished;      /* the done header was read */
+};
+/* Starts iterating a MultiResponse body. */
+void wire_multi_result_iter_init(struct wire_multi_result_iter *it, pk_slice body, int32_t max_field_len);
+/* Decodes the next result into *out and returns 1; 0 at the done header; PK_EDECODE (sticky) for a truncated
+ * body or a result type other than 1, 2, 4, 5, 8, 13, 15, -1. */
+int wire_multi_result_iter_next(struct wire_multi_result_iter *it, struct wire_multi_result *out);
+
 #endif

@@ -79,8 +79,23 @@ static void fz_multi(const uint8_t *p, size_t n) { (void)fuzz_walk_multi(ZK_OP_M
 /* Iterates a multiRead (22) body. */
 static void fz_multi_read(const uint8_t *p, size_t n) { (void)fuzz_walk_multi(ZK_OP_MULTI_READ, (pk_slice){p, n}); }
 
+/* Iterates a MultiResponse body. */
+static void fz_multi_result(const uint8_t *p, size_t n) {
+    struct wire_multi_result_iter it;
+    struct wire_multi_result res;
+    wire_multi_result_iter_init(&it, (pk_slice){p, n}, FUZZ_MAX_FIELD_LEN);
+    int rc;
+    uint32_t steps = 0;
+    while ((rc = wire_multi_result_iter_next(&it, &res)) == 1) {
+        if (res.header.type == ZK_OP_GET_CHILDREN) (void)fuzz_walk_strs(&res.u.get_children.children);
+        steps++;
+        PK_ASSERT(steps <= n / WIRE_MULTI_HEADER_LEN);
+    }
+    PK_ASSERT(rc <= 0);
+}
+
 static void (*const fz_extra[])(const uint8_t *, size_t) = {fz_connect_request, fz_connect_response, fz_request,
-                                                             fz_multi, fz_multi_read};
+                                                             fz_multi, fz_multi_read, fz_multi_result};
 
 /* libFuzzer entry point: dispatch on the first byte. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -3,7 +3,7 @@
 
 Seeds are hand-built from reference/zk-protocol.md field orders, not captured traffic.
 fuzz_jute: first byte = target index (WIRE_RECORDS order in src/wire/records.h, then 46 ConnectRequest,
-47 ConnectResponse, 48 request-by-op (4-byte op + body), 49 multi body, 50 multiRead body).
+47 ConnectResponse, 48 request-by-op (4-byte op + body), 49 multi body, 50 multiRead body, 51 MultiResponse body).
 fuzz_handshake: a client byte stream (ConnectRequest frame, then request frames)."""
 import os
 import struct
@@ -55,6 +55,9 @@ jute = {
     'req_ping': bytes([48]) + i4(11),
     'multi': bytes([49]) + multi,
     'multi_read': bytes([50]) + multi_read,
+    'multi_result': bytes([51]) + mh(1, False, 0) + s('/a1') + mh(15, False, 0) + s('/b') + stat(*range(11)) +
+                    mh(2, False, 0) + mh(13, False, 0) + mh(-1, False, -101) + i4(-101) + mh(4, False, 0) + s('d') +
+                    stat(*range(11)) + mh(8, False, 0) + strvec(['x']) + mh(-1, True, -1),
 }
 
 def req(xid, op, body=b''): return frame(i4(xid) + i4(op) + body)

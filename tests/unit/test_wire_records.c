@@ -779,3 +779,48 @@ Test(wire_records, op_and_error_names) {
     cr_assert(!zk_create_mode_is_ephemeral(ZK_CREATE_CONTAINER));
     cr_assert(zk_create_mode_is_ttl(ZK_CREATE_PERSISTENT_WITH_TTL));
 }
+
+Test(wire_records, multi_result_iter) {
+    pk_buf b;
+    pk_buf_init(&b);
+    wire_multi_result_header_encode(&b, ZK_OP_CREATE);
+    struct wire_create_response cr = {.path = pk_slice_str("/a0000000001")};
+    wire_create_response_encode(&b, &cr);
+    wire_multi_result_header_encode(&b, ZK_OP_CREATE2);
+    struct wire_create2_response c2 = {.path = pk_slice_str("/b")};
+    memset(&c2.stat, 0, sizeof c2.stat);
+    c2.stat.czxid = 77;
+    wire_create2_response_encode(&b, &c2);
+    wire_multi_result_header_encode(&b, ZK_OP_DELETE);
+    wire_multi_result_header_encode(&b, ZK_OP_CHECK);
+    wire_multi_error_result_encode(&b, ZK_ERR_BAD_VERSION);
+    wire_multi_done_encode(&b);
+
+    struct wire_multi_result_iter it;
+    struct wire_multi_result res;
+    wire_multi_result_iter_init(&it, pk_buf_slice(&b), 100);
+    cr_assert_eq(wire_multi_result_iter_next(&it, &res), 1);
+    cr_assert(res.header.type == 1 && res.header.err == 0 && slice_is(res.u.create.path, "/a0000000001"));
+    cr_assert_eq(wire_multi_result_iter_next(&it, &res), 1);
+    cr_assert(res.header.type == 15 && slice_is(res.u.create2.path, "/b") && res.u.create2.stat.czxid == 77);
+    cr_assert_eq(wire_multi_result_iter_next(&it, &res), 1);
+    cr_assert_eq(res.header.type, ZK_OP_DELETE);
+    cr_assert_eq(wire_multi_result_iter_next(&it, &res), 1);
+    cr_assert_eq(res.header.type, ZK_OP_CHECK);
+    cr_assert_eq(wire_multi_result_iter_next(&it, &res), 1);
+    cr_assert(res.header.type == -1 && res.header.err == ZK_ERR_BAD_VERSION && res.u.error.err == ZK_ERR_BAD_VERSION);
+    cr_assert_eq(wire_multi_result_iter_next(&it, &res), 0);
+    cr_assert_eq(wire_multi_result_iter_next(&it, &res), 0);
+    cr_assert(jute_reader_done(&it.r));
+    for (size_t k = 0; k < b.len; k++) {
+        wire_multi_result_iter_init(&it, (pk_slice){b.data, k}, 100);
+        int rc, steps = 0;
+        while ((rc = wire_multi_result_iter_next(&it, &res)) == 1) steps++;
+        cr_assert_lt(rc, 0, "prefix %zu", k);
+        cr_assert_leq(steps, 5);
+    }
+    static const uint8_t bad[] = {I4(7), 0, I4(0)};
+    wire_multi_result_iter_init(&it, (pk_slice){bad, sizeof bad}, 100);
+    cr_assert_eq(wire_multi_result_iter_next(&it, &res), PK_EDECODE);
+    pk_buf_deinit(&b);
+}
