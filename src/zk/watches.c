@@ -5,7 +5,8 @@
  * This file calls
  *     bool zk_node_zxids(const zk_state *s, pk_slice path, uint64_t *mzxid, uint64_t *pzxid);
  * (true and both zxids when the node exists, false when it does not). Please define it next to the tree and
- * declare it in zk.h; this file's local declaration below must then match it.
+ * declare it in zk.h; this file's local (weak) declaration below must then match it. Until it is linked in,
+ * the lookup falls back to zk_read(exists) with a super identity, which gives the same answer more slowly.
  *
  * Model: per (connection, path) one watch record holding two mode sets, one per table (data, child); a mode set
  * is a bitmask of ZK_WMODE_STANDARD / PERSISTENT / PERSISTENT_RECURSIVE. Recursive only ever lives in the data
@@ -612,17 +613,41 @@ int32_t zk_watches_set_lookup(zk_watches *w, zk_watches_lookup_fn lookup, void *
     return ZK_ERR_OK;
 }
 
-/* Adapts zk_node_zxids to the lookup callback. */
+/* Looks a node up through zk_node_zxids when the tree provides it, else through zk_read(exists) as super (no ACL
+ * check, as ZooKeeper's setWatches does none); true with mzxid/pzxid when the node exists. */
 static bool wt_state_lookup(void *ctx, pk_slice path, uint64_t *mzxid, uint64_t *pzxid) {
-    PK_ASSERT(zk_node_zxids != NULL);
-    return zk_node_zxids((const zk_state *)ctx, path, mzxid, pzxid);
+    const zk_state *s = ctx;
+    PK_ASSERT(s != NULL && mzxid != NULL && pzxid != NULL);
+    if (path.ptr == NULL) return false;   /* a null string names no node */
+    if (zk_node_zxids != NULL) return zk_node_zxids(s, path, mzxid, pzxid);
+    static const zk_auth_id super_id = {{(const uint8_t *)"super", 5}, {(const uint8_t *)"", 0}};
+    zk_auth auth = {&super_id, 1};
+    struct wire_exists_request req = {.path = path, .watch = false};
+    pk_buf body, reply;
+    pk_buf_init(&body);
+    pk_buf_init(&reply);
+    wire_exists_request_encode(&body, &req);
+    zk_read_result res;
+    zk_read(s, &auth, 0, ZK_OP_EXISTS, pk_buf_slice(&body), &reply, &res);
+    bool exists = res.err == ZK_ERR_OK;
+    if (exists) {
+        jute_reader r;
+        jute_reader_init_slice(&r, pk_buf_slice(&reply), INT32_MAX);
+        struct wire_stat st;
+        int rc = wire_stat_decode(&r, &st);
+        PK_ASSERT(rc == 0);
+        *mzxid = (uint64_t)st.mzxid;
+        *pzxid = (uint64_t)st.pzxid;
+    }
+    pk_buf_deinit(&body);
+    pk_buf_deinit(&reply);
+    return exists;
 }
 
 /* Handles setWatches (101) / setWatches2 (105) for a connection against the applied state. */
 int32_t zk_watches_set(zk_watches *w, const zk_state *s, uint64_t conn_id, int32_t op, pk_slice body,
                        pk_buf *out) {
-    PK_ASSERT(s != NULL);
-    if (zk_node_zxids == NULL) PK_PANIC("zk_watches_set: zk_node_zxids is not linked in");
+    PK_ASSERT(w != NULL && s != NULL);
     return zk_watches_set_lookup(w, wt_state_lookup, (void *)s, conn_id, op, body, out);
 }
 

@@ -135,3 +135,59 @@ Test(zk_watches_apply, persistent_recursive_over_real_events) {
     cr_assert_str_eq(delete("/a"), "8:2:/a 7:2:/a");
     cr_assert_str_eq(create("/a"), "8:1:/a 7:1:/a");
 }
+
+/* Appends a vector<ustring> of the NULL-terminated list. */
+static void put_strs(pk_buf *b, const char *const *s) {
+    int32_t n = 0;
+    while (s[n]) n++;
+    jute_write_vector_count(b, n);
+    for (int32_t i = 0; i < n; i++) jute_write_cstring(b, s[i]);
+}
+
+/* Runs setWatches (op 101) for conn with relativeZxid rel and renders the catch-up deliveries. */
+static const char *set_watches(uint64_t conn, int64_t rel, const char *const *data, const char *const *exist,
+                               const char *const *child, pk_buf *body) {
+    pk_buf_reset(body);
+    jute_write_long(body, rel);
+    put_strs(body, data);
+    put_strs(body, exist);
+    put_strs(body, child);
+    pk_buf_reset(&OUT);
+    cr_assert_eq(zk_watches_set(W, S, conn, ZK_OP_SET_WATCHES, pk_buf_slice(body), &OUT), ZK_ERR_OK);
+    size_t n = OUT.len / sizeof(zk_delivery), pos = 0;
+    TXT[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        zk_delivery d;
+        memcpy(&d, OUT.data + i * sizeof d, sizeof d);
+        cr_assert_eq(d.event_index, SIZE_MAX);
+        pos += (size_t)snprintf(TXT + pos, sizeof TXT - pos, "%s%llu:%d:%.*s", i ? " " : "",
+                                (unsigned long long)d.conn_id, (int)d.type, (int)d.path.len,
+                                (const char *)d.path.ptr);
+    }
+    return TXT;
+}
+
+Test(zk_watches_apply, set_watches_against_real_state) {
+    create("/a");        /* zxid 1: /a mzxid 1; / pzxid 1 */
+    create("/a/b");      /* zxid 2: /a pzxid 2 */
+    set_data("/a/b");    /* zxid 3: /a/b mzxid 3 */
+    static const char *const data[] = {"/a", "/a/b", "/gone", NULL};
+    static const char *const exist[] = {"/a", "/nope", NULL};
+    static const char *const child[] = {"/", "/a", "/a/b", "/gone", NULL};
+    pk_buf body;
+    pk_buf_init(&body);
+    /* client saw zxid 2: /a/b's data changed after that; /a's children did not */
+    cr_assert_str_eq(set_watches(4, 2, data, exist, child, &body), "4:3:/a/b 4:2:/gone 4:1:/a 4:2:/gone");
+    cr_assert_eq(zk_watches_check_remove(W, 4, pk_slice_str("/a"), ZK_WATCHER_DATA, false), ZK_ERR_OK);
+    cr_assert_eq(zk_watches_check_remove(W, 4, pk_slice_str("/nope"), ZK_WATCHER_DATA, false), ZK_ERR_OK);
+    cr_assert_eq(zk_watches_check_remove(W, 4, pk_slice_str("/"), ZK_WATCHER_CHILDREN, false), ZK_ERR_OK);
+    cr_assert_eq(zk_watches_check_remove(W, 4, pk_slice_str("/a"), ZK_WATCHER_CHILDREN, false), ZK_ERR_OK);
+    cr_assert_eq(zk_watches_check_remove(W, 4, pk_slice_str("/a/b"), ZK_WATCHER_CHILDREN, false), ZK_ERR_OK);
+    /* client saw only zxid 1: /a's children changed since */
+    static const char *const none[] = {NULL};
+    static const char *const child_a[] = {"/a", NULL};
+    cr_assert_str_eq(set_watches(5, 1, none, none, child_a, &body), "5:4:/a");
+    /* the registered watches fire on the next real change */
+    cr_assert_str_eq(create("/nope"), "4:1:/nope 4:4:/");
+    pk_buf_deinit(&body);
+}
