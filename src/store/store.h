@@ -44,6 +44,9 @@ typedef struct store_disk_ops {
     int (*fsync_dir)(store_disk *d, const char *dir);
     /* Lists the names (not paths) of the files in dir into *names (caller frees each and the array). */
     int (*list)(store_disk *d, const char *dir, char ***names, size_t *count);
+    /* Optional (may be NULL: callers then extend with truncate, a sparse file): reserves [0, size) so later
+     * writes below size need no block allocation and cannot fail with ENOSPC (posix_fallocate). */
+    int (*preallocate)(store_disk *d, int fd, uint64_t size);
 } store_disk_ops;
 
 struct store_disk {
@@ -51,7 +54,8 @@ struct store_disk {
     void *ctx;
 };
 
-/* Returns the process-wide POSIX disk (real files, fdatasync). */
+/* Returns the process-wide POSIX disk (real files, fdatasync). An in-memory disk with fault injection
+ * (crash losing unsynced data, torn writes, bit rot, EIO/ENOSPC countdowns) is in store/disk_mem.h. */
 store_disk *store_disk_posix(void);
 
 /* ---- write-ahead log ---- */
@@ -100,11 +104,13 @@ int store_meta_write(store_disk *d, const char *dir, const store_meta *m);
 /* ---- snapshots ---- */
 /* Writes a snapshot of the state at `slot` (temp, fdatasync, rename, fsync dir). */
 int store_snap_write(store_disk *d, const char *dir, uint64_t slot, pk_slice payload);
-/* Loads the newest snapshot whose checksum verifies (skipping damaged newer ones, with a message);
- * PK_ENOENT when there is none. */
+/* Loads the newest snapshot whose checksum verifies (skipping damaged newer ones, with a message in errmsg);
+ * PK_ENOENT when there is no snapshot file at all; PK_ECORRUPT (message in errmsg) when snapshot files exist
+ * but none verifies (starting empty would silently lose state the WAL no longer holds). */
 int store_snap_load_latest(store_disk *d, const char *dir, pk_buf *payload, uint64_t *slot_out,
                            char *errmsg, size_t errmsg_len);
-/* Deletes all snapshots but the newest `keep` ones. */
+/* Deletes all snapshots but the newest `keep` ones, and leftover snap-*.tmp files (so never run it
+ * concurrently with store_snap_write on the same dir). */
 int store_snap_prune(store_disk *d, const char *dir, uint32_t keep);
 
 #endif
