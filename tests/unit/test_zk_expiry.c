@@ -5,7 +5,9 @@
 
 static zk_expiry *E;
 
+/* A tracker with 2 s ticks per test. */
 static void setup(void) { E = zk_expiry_new(2000); }
+/* Frees the tracker. */
 static void teardown(void) { zk_expiry_free(E); }
 
 TestSuite(zk_expiry, .init = setup, .fini = teardown);

@@ -20,10 +20,12 @@ static zk_watches *W;
 static pk_buf OUT;
 static char TXT[4096];
 
+/* Fresh tables and output buffer per test. */
 static void setup(void) {
     W = zk_watches_new();
     pk_buf_init(&OUT);
 }
+/* Frees what setup made. */
 static void teardown(void) {
     zk_watches_free(W);
     pk_buf_deinit(&OUT);
@@ -64,15 +66,19 @@ static const char *fire(int32_t type, const char *path) {
     return render(&OUT);
 }
 
+/* Registers a watch. */
 static void add(uint64_t conn, const char *path, int table, int mode) {
     zk_watches_add(W, conn, pk_slice_str(path), table, mode);
 }
+/* checkWatches. */
 static int32_t check(uint64_t conn, const char *path, int32_t type) {
     return zk_watches_check_remove(W, conn, pk_slice_str(path), type, false);
 }
+/* removeWatches. */
 static int32_t rm(uint64_t conn, const char *path, int32_t type) {
     return zk_watches_check_remove(W, conn, pk_slice_str(path), type, true);
 }
+/* Asserts the wchs counters. */
 static void stats(uint64_t c, uint64_t p, uint64_t t) {
     uint64_t conns = 99, paths = 99, total = 99;
     zk_watches_stats(W, &conns, &paths, &total);

@@ -15,6 +15,7 @@ static pk_buf OUT;
 static uint64_t ZXID;
 static char TXT[2048];
 
+/* Fresh state, overlay, watch tables and events per test. */
 static void setup(void) {
     S = zk_state_new();
     zk_prep_options opt = {.ttl_enabled = false, .max_buffer_bytes = 1 << 20};
@@ -24,6 +25,7 @@ static void setup(void) {
     pk_buf_init(&OUT);
     ZXID = 0;
 }
+/* Frees what setup made. */
 static void teardown(void) {
     pk_buf_deinit(&OUT);
     zk_events_free(EV);
@@ -106,6 +108,7 @@ static const char *delete(const char *path) {
     return r;
 }
 
+/* Registers a watch. */
 static void add(uint64_t conn, const char *path, int table, int mode) {
     zk_watches_add(W, conn, pk_slice_str(path), table, mode);
 }
