@@ -5,6 +5,8 @@
 # -fsanitize=fuzzer,address,undefined, independent of CFG. New inputs found while fuzzing go to
 # $(BUILD)/fuzz-corpus/<target> (the committed seeds in tests/fuzz/corpus/<target> are read-only);
 # crash reproducers go to $(BUILD)/fuzz-artifacts/.
+#   make test-wire-oracle   differential test: every record encoded by src/wire and by the official C
+#                           client's jute serializers (static libzookeeper_mt.a) must give identical bytes
 
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 20
@@ -41,3 +43,18 @@ test-fuzz: $(FUZZ_BINS)
 	  fi; \
 	done
 TEST_TARGETS += test-fuzz
+
+# Differential oracle: the C client's generated serializers are only exported by the static library.
+ORACLE_ZK_LIB := $(firstword $(wildcard /usr/lib/*/libzookeeper_mt.a /usr/lib/libzookeeper_mt.a /usr/local/lib/libzookeeper_mt.a))
+ORACLE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Isrc -g -O1 \
+                 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+$(BUILD)/oracle_jute: tests/fuzz/oracle_jute.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	@test -n "$(ORACLE_ZK_LIB)" || { echo "libzookeeper_mt.a not found (install libzookeeper-mt-dev)"; exit 1; }
+	$(CC) $(ORACLE_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(ORACLE_ZK_LIB) -lpthread -lm
+
+.PHONY: test-wire-oracle
+test-wire-oracle: $(BUILD)/oracle_jute
+	$(BUILD)/oracle_jute
+TEST_TARGETS += test-wire-oracle
