@@ -729,8 +729,10 @@ static void on_accept(px_replica *r, uint32_t from, const px_msg *m, uint64_t no
     if (m->slot > r->chosen_to) {
         px_slot *ls = log_ensure(r, m->slot);
         if (!ls) return; /* too far ahead: drop, catch up first */
-        slot_set(ls, m->ballot, m->value);
-        persist_slot(r, m->slot);
+        if (!ls->has || px_ballot_cmp(ls->ballot, m->ballot) != 0) { /* a ballot proposes one value per slot */
+            slot_set(ls, m->ballot, m->value);
+            persist_slot(r, m->slot);
+        }
     }
     ensure_slot_durable(r, m->slot);
     px_msg a = {.type = PX_MSG_ACCEPTED, .ballot = m->ballot, .slot = m->slot};
