@@ -341,19 +341,27 @@ static pk_slice fill_slice(struct fill_ctx *c) {
     size_t start = (size_t)pk_prng_below(&c->prng, sizeof fill_pool - 1 - len);
     return (pk_slice){(const uint8_t *)fill_pool + start, len};
 }
+/* Fills a INT value (round-trip helper). */
 static void fill_INT(struct fill_ctx *c, int32_t *v) { *v = (int32_t)pk_prng_next(&c->prng); }
+/* Fills a LONG value (round-trip helper). */
 static void fill_LONG(struct fill_ctx *c, int64_t *v) { *v = (int64_t)pk_prng_next(&c->prng); }
+/* Fills a BOOL value (round-trip helper). */
 static void fill_BOOL(struct fill_ctx *c, bool *v) { *v = pk_prng_below(&c->prng, 2) == 1; }
+/* Fills a BUFFER value (round-trip helper). */
 static void fill_BUFFER(struct fill_ctx *c, pk_slice *v) { *v = fill_slice(c); }
+/* Fills a USTRING value (round-trip helper). */
 static void fill_USTRING(struct fill_ctx *c, pk_slice *v) { *v = fill_slice(c); }
+/* Fills a ID value (round-trip helper). */
 static void fill_ID(struct fill_ctx *c, struct wire_id *v) {
     v->scheme = fill_slice(c);
     v->id = fill_slice(c);
 }
 #define FILL_FIELD(kind, name) fill_##kind(c, &v->name);
+/* Fills a STAT value (round-trip helper). */
 static void fill_STAT(struct fill_ctx *c, struct wire_stat *v) { WIRE_STAT_FIELDS(FILL_FIELD) }
 /* Returns a random vector count: -1 (null) .. 3. */
 static int32_t fill_count(struct fill_ctx *c) { return (int32_t)pk_prng_below(&c->prng, 5) - 1; }
+/* Fills a STRVEC value (round-trip helper). */
 static void fill_STRVEC(struct fill_ctx *c, struct wire_str_vec *v) {
     v->count = fill_count(c);
     v->raw = jute_null();
@@ -363,6 +371,7 @@ static void fill_STRVEC(struct fill_ctx *c, struct wire_str_vec *v) {
         c->strs[c->nstrs++] = fill_slice(c);
     }
 }
+/* Fills a ACLVEC value (round-trip helper). */
 static void fill_ACLVEC(struct fill_ctx *c, struct wire_acl_vec *v) {
     v->count = fill_count(c);
     v->raw = jute_null();
@@ -374,6 +383,7 @@ static void fill_ACLVEC(struct fill_ctx *c, struct wire_acl_vec *v) {
         fill_ID(c, &a->id);
     }
 }
+/* Fills a CINFOVEC value (round-trip helper). */
 static void fill_CINFOVEC(struct fill_ctx *c, struct wire_client_info_vec *v) {
     v->count = fill_count(c);
     v->raw = jute_null();
@@ -388,20 +398,28 @@ static void fill_CINFOVEC(struct fill_ctx *c, struct wire_client_info_vec *v) {
 
 /* Equality of decoded and original values, field by field (vectors compared through the iterators). */
 static void eq_INT(const int32_t *a, const int32_t *b) { cr_assert_eq(*a, *b); }
+/* Asserts equality of a LONG value (round-trip helper). */
 static void eq_LONG(const int64_t *a, const int64_t *b) { cr_assert_eq(*a, *b); }
+/* Asserts equality of a BOOL value (round-trip helper). */
 static void eq_BOOL(const bool *a, const bool *b) { cr_assert_eq(*a, *b); }
+/* Asserts equality of a slice value (round-trip helper). */
 static void eq_slice(pk_slice a, pk_slice b) {
     cr_assert_eq(jute_is_null(a), jute_is_null(b));
     cr_assert(pk_slice_eq(a, b));
 }
+/* Asserts equality of a BUFFER value (round-trip helper). */
 static void eq_BUFFER(const pk_slice *a, const pk_slice *b) { eq_slice(*a, *b); }
+/* Asserts equality of a USTRING value (round-trip helper). */
 static void eq_USTRING(const pk_slice *a, const pk_slice *b) { eq_slice(*a, *b); }
+/* Asserts equality of a ID value (round-trip helper). */
 static void eq_ID(const struct wire_id *a, const struct wire_id *b) {
     eq_slice(a->scheme, b->scheme);
     eq_slice(a->id, b->id);
 }
 #define EQ_FIELD(kind, name) eq_##kind(&a->name, &b->name);
+/* Asserts equality of a STAT value (round-trip helper). */
 static void eq_STAT(const struct wire_stat *a, const struct wire_stat *b) { WIRE_STAT_FIELDS(EQ_FIELD) }
+/* Asserts equality of a STRVEC value (round-trip helper). */
 static void eq_STRVEC(const struct wire_str_vec *a, const struct wire_str_vec *b) {
     cr_assert_eq(a->count, b->count);
     struct wire_vec_iter ia, ib;
@@ -416,6 +434,7 @@ static void eq_STRVEC(const struct wire_str_vec *a, const struct wire_str_vec *b
     }
     cr_assert_fail("vector longer than generated");
 }
+/* Asserts equality of a ACLVEC value (round-trip helper). */
 static void eq_ACLVEC(const struct wire_acl_vec *a, const struct wire_acl_vec *b) {
     cr_assert_eq(a->count, b->count);
     struct wire_vec_iter ia, ib;
@@ -431,6 +450,7 @@ static void eq_ACLVEC(const struct wire_acl_vec *a, const struct wire_acl_vec *b
     }
     cr_assert_fail("vector longer than generated");
 }
+/* Asserts equality of a CINFOVEC value (round-trip helper). */
 static void eq_CINFOVEC(const struct wire_client_info_vec *a, const struct wire_client_info_vec *b) {
     cr_assert_eq(a->count, b->count);
     struct wire_vec_iter ia, ib;
