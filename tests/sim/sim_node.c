@@ -1,0 +1,618 @@
+/* sim_node: a simulated server node driving the real px + zk + store like rt does (see sim.h). */
+#include <stdlib.h>
+
+#include "sim_int.h"
+#include "wire/records.h"
+
+#define SIM_SNAP_EVERY 40
+#define SIM_SEGMENT_BYTES (64 * 1024)
+
+static void node_process(sim_world *w, sim_node *n, const px_update *u);
+
+/* Returns the node's local clock: global time with drift and offset (monotonic). */
+uint64_t sim_node_clock(const sim_world *w, const sim_node *n) {
+    int64_t t = (int64_t)w->now + ((int64_t)w->now * n->drift_ppm) / 1000000 + n->clock_offset_ms;
+    PK_ASSERT(t >= 0);
+    return (uint64_t)t;
+}
+
+/* Feeds one event to px and carries out the update. */
+static void node_step(sim_world *w, sim_node *n, px_event *ev) {
+    PK_ASSERT(n->up && n->px != NULL);
+    ev->now_ms = sim_node_clock(w, n);
+    px_update u;
+    memset(&u, 0, sizeof u);
+    px_step(n->px, ev, &u);
+    node_process(w, n, &u);
+}
+
+/* Marks the node to crash at the next top-level point (a disk error stops the server). */
+static void node_disk_error(sim_world *w, sim_node *n, const char *what, int rc) {
+    sim_trace(w, "n%u disk error in %s: %s -> stop", n->id, what, pk_strerror(rc));
+    n->dead_pending = true;
+}
+
+/* Replies to every txn of batch b with err (a pseudo code: LOST or NOT_LEADER). */
+static void node_batch_fail(sim_world *w, sim_node *n, sim_batch *b, int32_t err) {
+    PK_ASSERT(b->count <= SIM_BATCH_TXNS);
+    for (uint32_t i = 0; i < b->count; i++)
+        sim_reply(w, n->id, b->client[i], b->req_id[i], err, 0, 0, (pk_slice){0}, n->leader_id);
+    pk_buf_deinit(&b->value);
+    memset(b, 0, sizeof *b);
+}
+
+/* Drops every batch: proposed ones become unknown outcomes, unproposed ones NOT_LEADER (never proposed). */
+static void node_batches_fail_all(sim_world *w, sim_node *n) {
+    PK_ASSERT(n->batch_count <= SIM_MAX_BATCHES);
+    for (size_t i = 0; i < n->batch_count; i++)
+        node_batch_fail(w, n, &n->batches[i], n->batches[i].proposed ? SIM_REP_LOST : SIM_REP_NOT_LEADER);
+    n->batch_count = 0;
+    if (n->prep) zk_prep_reset(n->prep);
+}
+
+/* Removes batch i keeping FIFO order. */
+static void node_batch_remove(sim_node *n, size_t i) {
+    PK_ASSERT(i < n->batch_count);
+    memmove(&n->batches[i], &n->batches[i + 1], (n->batch_count - i - 1) * sizeof n->batches[0]);
+    n->batch_count--;
+    memset(&n->batches[n->batch_count], 0, sizeof n->batches[0]);
+}
+
+/* Appends a new empty batch; returns NULL when the queue is full. */
+static sim_batch *node_batch_new(sim_node *n) {
+    if (n->batch_count == SIM_MAX_BATCHES) return NULL;
+    sim_batch *b = &n->batches[n->batch_count++];
+    memset(b, 0, sizeof *b);
+    pk_buf_init(&b->value);
+    return b;
+}
+
+/* Handles a role or ballot change reported by px. */
+static void node_role(sim_world *w, sim_node *n, const px_update *u) {
+    bool was_leader = n->role == PX_LEADER;
+    bool is_leader = u->role == PX_LEADER;
+    bool new_term = is_leader && (!was_leader || px_ballot_cmp(u->ballot, n->ballot) != 0);
+    if (is_leader) sim_check_leader(w, n->id, u->ballot);
+    if ((was_leader && !is_leader) || new_term) {
+        if (was_leader) sim_trace(w, "n%u steps down (ballot %llu.%u)", n->id,
+                                  (unsigned long long)n->ballot.round, n->ballot.node);
+        node_batches_fail_all(w, n);
+        n->leader_ready = false;
+    }
+    n->role = u->role;
+    n->ballot = u->ballot;
+    n->leader_id = u->leader_id;
+    if (new_term) {
+        sim_trace(w, "n%u leads ballot %llu.%u", n->id, (unsigned long long)u->ballot.round, u->ballot.node);
+        PK_ASSERT(u->ballot.round < (1ull << 24));
+        n->zxid_base = (u->ballot.round << 40) | ((uint64_t)u->ballot.node << 32);
+        n->zxid_counter = 0;
+        sim_batch *b = node_batch_new(n);
+        PK_ASSERT(b != NULL);
+        b->barrier = true;
+    }
+}
+
+/* Queues the persist effects and the sends of an update (sends that wait ride with the job). */
+static void node_persist_and_send(sim_world *w, sim_node *n, const px_update *u) {
+    bool waiting_exists = u->persist_token != 0 || n->job_count > 0;
+    sim_job *job = NULL;
+    if (waiting_exists) {
+        bool any_wait = u->persist_token != 0;
+        for (size_t i = 0; i < u->send_count; i++) any_wait |= u->sends[i].after_persist;
+        if (any_wait) {
+            PK_ASSERT(n->job_count < SIM_MAX_JOBS);
+            job = &n->jobs[(n->job_head + n->job_count++) % SIM_MAX_JOBS];
+            memset(job, 0, sizeof *job);
+            uint64_t prev_done = w->now;
+            if (n->job_count > 1) prev_done = n->jobs[(n->job_head + n->job_count - 2) % SIM_MAX_JOBS].done_at;
+            job->done_at = PK_MAX(prev_done, w->now) + (u->persist_token ? 1 + pk_prng_below(&w->prng, 4) : 0);
+            job->token = u->persist_token;
+            job->has_promise = u->persist_promise;
+            job->promise = u->promise;
+            job->send_to = pk_calloc(u->send_count + 1, sizeof *job->send_to);
+            job->send_bytes = pk_calloc(u->send_count + 1, sizeof *job->send_bytes);
+            for (size_t i = 0; i < u->persist_count; i++) {
+                const px_entry *e = &u->persist_entries[i];
+                if (i == 0) job->first_slot = e->slot;
+                else PK_ASSERT(e->slot > u->persist_entries[i - 1].slot);
+                wal_record rec = {e->slot, e->ballot.round, e->ballot.node, e->value};
+                wal_encode(&job->wal_bytes, &rec);
+            }
+            job->entry_count = u->persist_count;
+        }
+    }
+    for (size_t i = 0; i < u->send_count; i++) {
+        const px_send *s = &u->sends[i];
+#ifdef SIM_MUTANT_REPLY_BEFORE_FSYNC
+        bool wait = false;
+#else
+        bool wait = job != NULL && s->after_persist;
+#endif
+        if (!wait) { sim_net_send(w, n->id, s->to, s->bytes); continue; }
+        job->send_to[job->send_count] = s->to;
+        pk_buf_init(&job->send_bytes[job->send_count]);
+        pk_buf_append(&job->send_bytes[job->send_count], s->bytes.ptr, s->bytes.len);
+        job->send_count++;
+    }
+}
+
+/* Records the value of `slot` and replies to the clients of the batch proposed there, if this node did. */
+static void node_apply_one(sim_world *w, sim_node *n, uint64_t slot, const px_entry *e) {
+    sim_check_slot_value(w, n->id, slot, pk_hash64(e->value.ptr, e->value.len, e->value.len));
+    sim_batch *mine = NULL;
+    size_t mine_i = 0;
+    for (size_t i = 0; i < n->batch_count; i++)
+        if (n->batches[i].proposed && n->batches[i].slot == slot) { mine = &n->batches[i]; mine_i = i; }
+    bool ours = mine && (mine->sync || mine->barrier ? e->value.len == 0 && px_ballot_cmp(e->ballot, mine->ballot) == 0
+                                                     : pk_slice_eq(e->value, pk_buf_slice(&mine->value)));
+    size_t off = 0;
+    pk_slice txn;
+    uint32_t k = 0;
+    for (uint32_t guard = 0; e->value.len > 0 && guard < 100000 && zk_batch_next(e->value, &off, &txn); guard++) {
+        zk_apply_result r;
+        memset(&r, 0, sizeof r);
+        pk_buf_reset(&n->reply_tmp);
+        zk_events_clear(n->events);
+        int rc = zk_apply(n->zk, txn, &r, &n->reply_tmp, n->events);
+        if (rc < 0) {
+            sim_fail(w, "n%u: zk_apply slot %llu txn %u failed: %s (determinism violation)", n->id,
+                     (unsigned long long)slot, k, pk_strerror(rc));
+            return;
+        }
+        if (n->prep) zk_prep_applied(n->prep, r.zxid);
+        if (ours && k < mine->count) {
+            sim_reply(w, n->id, mine->client[k], mine->req_id[k], r.err, r.zxid, r.session_id,
+                      pk_buf_slice(&n->reply_tmp), 0);
+            if (slot > w->max_acked_slot) w->max_acked_slot = slot;
+        }
+        k++;
+    }
+    if (e->value.len > 0 && off != e->value.len) sim_fail(w, "n%u: malformed batch at slot %llu", n->id,
+                                                         (unsigned long long)slot);
+    if (mine) {
+        if (ours && mine->barrier && n->role == PX_LEADER) {
+            n->leader_ready = true;
+            sim_trace(w, "n%u ready as leader at slot %llu", n->id, (unsigned long long)slot);
+        }
+        if (ours && mine->sync && mine->count == 1)
+            sim_reply(w, n->id, mine->client[0], mine->req_id[0], ZK_ERR_OK, zk_state_last_zxid(n->zk), 0,
+                      (pk_slice){0}, 0);
+        else if (!ours) node_batch_fail(w, n, mine, SIM_REP_LOST);
+        else { pk_buf_deinit(&mine->value); mine->count = 0; }
+        node_batch_remove(n, mine_i);
+    }
+}
+
+/* Applies chosen slots above n->applied while px holds them (in order; reversed in the mutant). */
+static void node_apply_chosen(sim_world *w, sim_node *n) {
+    uint64_t from = n->applied + 1, to = n->chosen_to;
+    if (to < from) return;
+    if (to - from > 100000) to = from + 100000;
+#ifdef SIM_MUTANT_APPLY_OUT_OF_ORDER
+    if (to > from) {
+        for (uint64_t s = to; s >= from && !w->failed; s--) {
+            px_entry e;
+            if (!px_chosen_get(n->px, s, &e)) return;
+            node_apply_one(w, n, s, &e);
+        }
+        n->applied = to;
+        sim_check_slot_digest(w, n->id, to, zk_state_digest(n->zk));
+        return;
+    }
+#endif
+    for (uint64_t s = from; s <= to && !w->failed; s++) {
+        px_entry e;
+        if (!px_chosen_get(n->px, s, &e)) return;
+        PK_ASSERT(e.slot == s);
+        node_apply_one(w, n, s, &e);
+        n->applied = s;
+        sim_check_slot_digest(w, n->id, s, zk_state_digest(n->zk));
+        if (s % 16 == 0 && zk_state_digest(n->zk) != zk_state_digest_full(n->zk))
+            sim_fail(w, "n%u: incremental digest differs from full recomputation at slot %llu", n->id,
+                     (unsigned long long)s);
+    }
+    PK_ASSERT(n->applied <= n->chosen_to);
+}
+
+/* Carries out one px_update: role, persist/send, chosen/apply, snapshot install request, deadline. */
+static void node_process(sim_world *w, sim_node *n, const px_update *u) {
+    PK_ASSERT(u->chosen_to >= n->chosen_to);
+    PK_ASSERT(u->send_count < 100000);
+    node_role(w, n, u);
+    node_persist_and_send(w, n, u);
+#ifdef SIM_MUTANT_REPLY_BEFORE_FSYNC
+    if (u->persist_token != 0) {
+        px_event ev = {.kind = PX_EV_PERSISTED, .u.persisted.token = u->persist_token};
+        n->chosen_to = u->chosen_to;
+        n->next_deadline_ms = u->next_deadline_ms;
+        node_apply_chosen(w, n);
+        node_step(w, n, &ev);
+        return;
+    }
+#endif
+    n->chosen_to = u->chosen_to;
+    n->next_deadline_ms = u->next_deadline_ms;
+    if (u->install_snapshot && u->install_slot > n->applied) {
+        n->install_pending = true;
+        n->install_slot = u->install_slot;
+        pk_buf_reset(&n->install_bytes);
+        pk_buf_append(&n->install_bytes, u->install_bytes.ptr, u->install_bytes.len);
+    }
+    node_apply_chosen(w, n);
+}
+
+/* Completes the persist jobs due now: writes meta and WAL, sends what waited, steps PX_EV_PERSISTED. */
+static void node_jobs(sim_world *w, sim_node *n) {
+    for (uint32_t guard = 0; guard < SIM_MAX_JOBS && n->job_count > 0 && n->up && !w->failed; guard++) {
+        sim_job *j = &n->jobs[n->job_head];
+        if (j->done_at > w->now) break;
+        int rc = PK_OK;
+        if (j->has_promise) {
+            store_meta m = {n->id, j->promise.round, j->promise.node};
+            rc = store_meta_write(&n->disk.disk, SIM_DIR, &m);
+            if (rc) { node_disk_error(w, n, "store_meta_write", rc); return; }
+        }
+        if (j->entry_count > 0) {
+            rc = wal_write_sync(n->wal, j->first_slot, pk_buf_slice(&j->wal_bytes));
+            if (rc) { node_disk_error(w, n, "wal_write_sync", rc); return; }
+        }
+        for (uint32_t i = 0; i < j->send_count; i++) {
+            sim_net_send(w, n->id, j->send_to[i], pk_buf_slice(&j->send_bytes[i]));
+            pk_buf_deinit(&j->send_bytes[i]);
+        }
+        uint64_t token = j->token;
+        free(j->send_to); free(j->send_bytes); pk_buf_deinit(&j->wal_bytes);
+        memset(j, 0, sizeof *j);
+        n->job_head = (n->job_head + 1) % SIM_MAX_JOBS;
+        n->job_count--;
+#ifndef SIM_MUTANT_REPLY_BEFORE_FSYNC
+        if (token != 0) {
+            px_event ev = {.kind = PX_EV_PERSISTED, .u.persisted.token = token};
+            node_step(w, n, &ev);
+        }
+#else
+        (void)token;
+#endif
+    }
+}
+
+/* Proposes queued batches in FIFO order while px accepts them. */
+static void node_propose(sim_world *w, sim_node *n) {
+    for (size_t i = 0; i < n->batch_count && n->up && !n->dead_pending && !w->failed; i++) {
+        sim_batch *b = &n->batches[i];
+        if (b->proposed) continue;
+        if (n->role != PX_LEADER) { node_batches_fail_all(w, n); return; }
+        if (!b->barrier && !n->leader_ready) return;
+        px_event ev = {.kind = PX_EV_PROPOSE, .u.propose.value = pk_buf_slice(&b->value)};
+        px_ballot ballot = n->ballot;
+        PK_ASSERT(n->px != NULL);
+        ev.now_ms = sim_node_clock(w, n);
+        px_update u;
+        memset(&u, 0, sizeof u);
+        px_step(n->px, &ev, &u);
+        if (u.propose_status == PX_PROPOSE_OK) {
+            b->proposed = true;
+            b->slot = u.propose_slot;
+            b->ballot = ballot;
+            sim_trace(w, "n%u proposes slot %llu (%u txns%s)", n->id, (unsigned long long)u.propose_slot, b->count,
+                      b->barrier ? ", barrier" : b->sync ? ", sync" : "");
+        }
+        px_propose_status st = u.propose_status;
+        node_process(w, n, &u);
+        if (st == PX_PROPOSE_FULL) return;
+        if (st == PX_PROPOSE_NOT_LEADER) { node_batches_fail_all(w, n); return; }
+    }
+}
+
+/* Installs a snapshot px received: replaces the zk state, persists it, tells px. */
+static void node_install(sim_world *w, sim_node *n) {
+    zk_state *s = NULL;
+    char err[256];
+    int rc = zk_state_deserialize(pk_buf_slice(&n->install_bytes), &s, err, sizeof err);
+    if (rc) { sim_fail(w, "n%u: snapshot from px does not deserialize: %s", n->id, err); return; }
+    rc = store_snap_write(&n->disk.disk, SIM_DIR, n->install_slot, pk_buf_slice(&n->install_bytes));
+    if (rc) { zk_state_free(s); node_disk_error(w, n, "store_snap_write(install)", rc); return; }
+    zk_state_free(n->zk);
+    n->zk = s;
+    n->applied = n->install_slot;
+    n->install_pending = false;
+    sim_trace(w, "n%u installed snapshot at slot %llu", n->id, (unsigned long long)n->install_slot);
+    sim_check_slot_digest(w, n->id, n->applied, zk_state_digest(n->zk));
+    for (size_t i = 0; i < n->batch_count;) {
+        if (n->batches[i].proposed && n->batches[i].slot <= n->applied) {
+            node_batch_fail(w, n, &n->batches[i], SIM_REP_LOST);
+            node_batch_remove(n, i);
+        } else {
+            i++;
+        }
+    }
+    px_event ev = {.kind = PX_EV_SNAPSHOT_INSTALLED, .u.snapshot_installed.slot = n->install_slot};
+    node_step(w, n, &ev);
+}
+
+/* Takes a snapshot every SIM_SNAP_EVERY applied slots, persists it and lets px compact. */
+static void node_snapshot(sim_world *w, sim_node *n) {
+    if (n->applied < n->snap_slot + SIM_SNAP_EVERY) return;
+    uint64_t slot = n->applied;
+    pk_buf_reset(&n->snap);
+    zk_state_serialize(n->zk, &n->snap);
+    int rc = store_snap_write(&n->disk.disk, SIM_DIR, slot, pk_buf_slice(&n->snap));
+    if (rc) { node_disk_error(w, n, "store_snap_write", rc); return; }
+    n->snap_slot = slot;
+    px_event ev = {.kind = PX_EV_SNAPSHOT_TAKEN, .u.snapshot_taken = {slot, pk_buf_slice(&n->snap)}};
+    node_step(w, n, &ev);
+    if (!n->up || n->dead_pending) return;
+    rc = wal_drop_below(n->wal, slot + 1);
+    if (rc) { node_disk_error(w, n, "wal_drop_below", rc); return; }
+    rc = store_snap_prune(&n->disk.disk, SIM_DIR, 2);
+    if (rc) node_disk_error(w, n, "store_snap_prune", rc);
+}
+
+void sim_node_tick(sim_world *w, sim_node *n) {
+    PK_ASSERT(n->up);
+    if (w->now < n->paused_until) return;
+    node_jobs(w, n);
+    if (n->up && !n->dead_pending && sim_node_clock(w, n) >= n->next_deadline_ms) {
+        px_event ev = {.kind = PX_EV_TICK};
+        node_step(w, n, &ev);
+    }
+    if (n->up && !n->dead_pending && n->install_pending) node_install(w, n);
+    if (n->up && !n->dead_pending) node_apply_chosen(w, n);
+    if (n->up && !n->dead_pending) node_propose(w, n);
+    if (n->up && !n->dead_pending && !w->failed) node_snapshot(w, n);
+    if (n->dead_pending && n->up) sim_node_crash(w, n);
+}
+
+void sim_node_on_peer(sim_world *w, sim_node *n, const sim_msg *m) {
+    PK_ASSERT(m->kind == SIM_MSG_PEER);
+    PK_ASSERT(n->up);
+    px_event ev = {.kind = PX_EV_MESSAGE, .u.message = {m->from, pk_buf_slice(&m->bytes)}};
+    node_step(w, n, &ev);
+    if (n->dead_pending && n->up) sim_node_crash(w, n);
+}
+
+/* Resolves a client write into a txn appended to the tail batch (or a new one); returns a reply code. */
+static int32_t node_prep_write(sim_world *w, sim_node *n, const sim_msg *m) {
+    sim_batch *b = n->batch_count ? &n->batches[n->batch_count - 1] : NULL;
+    if (!b || b->proposed || b->sync || b->barrier || b->count == SIM_BATCH_TXNS) b = node_batch_new(n);
+    if (!b) return SIM_REP_RETRY;
+    uint64_t zxid = n->zxid_base | ++n->zxid_counter;
+    int64_t time_ms = (int64_t)sim_node_clock(w, n);
+    pk_buf txn;
+    pk_buf_init(&txn);
+    int rc;
+    if (m->op == ZK_OP_CREATE_SESSION) {
+        uint8_t passwd[16] = {0};
+        rc = zk_prep_create_session(n->prep, n->zk, w->next_session++, 2000000000, passwd, zxid, time_ms, &txn);
+    } else if (m->op == ZK_OP_CLOSE_SESSION) {
+        rc = zk_prep_close_session(n->prep, n->zk, m->session, zxid, time_ms, &txn);
+    } else {
+        zk_auth auth = {0};
+        zk_request req = {m->session, m->op, pk_buf_slice(&m->bytes), &auth};
+        rc = zk_prep_request(n->prep, n->zk, &req, zxid, time_ms, &txn);
+    }
+    if (rc != ZK_ERR_OK) {
+        n->zxid_counter--;
+        if (b->count == 0 && !b->proposed) n->batch_count--;
+        pk_buf_deinit(&txn);
+        return rc;
+    }
+    zk_batch_append(&b->value, pk_buf_slice(&txn));
+    pk_buf_deinit(&txn);
+    b->client[b->count] = m->client;
+    b->req_id[b->count] = m->req_id;
+    b->count++;
+    return ZK_ERR_OK;
+}
+
+void sim_node_on_request(sim_world *w, sim_node *n, const sim_msg *m) {
+    PK_ASSERT(m->kind == SIM_MSG_REQ);
+    PK_ASSERT(n->up);
+    if (n->role != PX_LEADER) {
+        sim_reply(w, n->id, m->client, m->req_id, SIM_REP_NOT_LEADER, 0, 0, (pk_slice){0},
+                  n->leader_id == n->id ? 0 : n->leader_id);
+        return;
+    }
+    if (!n->leader_ready || m->zxid > zk_state_last_zxid(n->zk)) {
+        sim_reply(w, n->id, m->client, m->req_id, SIM_REP_RETRY, 0, 0, (pk_slice){0}, 0);
+        return;
+    }
+    if (m->op == ZK_OP_GET_DATA) {
+        zk_auth auth = {0};
+        zk_read_result rr;
+        pk_buf out;
+        pk_buf_init(&out);
+        zk_read(n->zk, &auth, m->session, m->op, pk_buf_slice(&m->bytes), &out, &rr);
+        sim_reply(w, n->id, m->client, m->req_id, rr.err, zk_state_last_zxid(n->zk), 0, pk_buf_slice(&out), 0);
+        pk_buf_deinit(&out);
+        return;
+    }
+    if (m->op == ZK_OP_SYNC) {
+        sim_batch *b = node_batch_new(n);
+        if (!b) { sim_reply(w, n->id, m->client, m->req_id, SIM_REP_RETRY, 0, 0, (pk_slice){0}, 0); return; }
+        b->sync = true;
+        b->count = 1;
+        b->client[0] = m->client;
+        b->req_id[0] = m->req_id;
+        return;
+    }
+    int32_t rc = node_prep_write(w, n, m);
+    if (rc != ZK_ERR_OK) sim_reply(w, n->id, m->client, m->req_id, rc, 0, 0, (pk_slice){0}, 0);
+}
+
+/* Replays one WAL record into the accepted list (a later record for a slot supersedes). */
+static int node_replay_cb(void *ctx, const wal_record *rec) {
+    sim_node *n = ctx;
+    pk_buf *acc = &n->install_bytes; /* scratch: px_entry array during recovery */
+    size_t count = acc->len / sizeof(px_entry);
+    px_entry *arr = (px_entry *)acc->data;
+    uint8_t *copy = pk_malloc(rec->value.len + 1);
+    if (rec->value.len) memcpy(copy, rec->value.ptr, rec->value.len);
+    px_entry e = {rec->slot, {rec->round, rec->node}, {copy, rec->value.len}};
+    for (size_t i = 0; i < count; i++) {
+        if (arr[i].slot == rec->slot) { free((void *)arr[i].value.ptr); arr[i] = e; return 0; }
+    }
+    pk_buf_append(acc, &e, sizeof e);
+    return 0;
+}
+
+/* Orders px entries by slot. */
+static int node_entry_cmp(const void *a, const void *b) {
+    const px_entry *x = a, *y = b;
+    return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/* Builds the px config of node n. */
+static void node_config(sim_world *w, sim_node *n, px_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->self_id = n->id;
+    for (uint32_t i = 0; i < w->n; i++) cfg->node_ids[i] = i + 1;
+    cfg->node_count = w->n;
+    cfg->heartbeat_interval_ms = 20;
+    cfg->election_timeout_ms = 100;
+    cfg->window_slots = 16;
+    cfg->seed = w->opt.seed * 31 + n->id * 7 + n->crashes;
+}
+
+/* Recovers durable state from disk into px_durable, zk and the WAL; false (node stays down) on error. */
+static bool node_recover(sim_world *w, sim_node *n, px_durable *dur) {
+    store_disk *d = &n->disk.disk;
+    char err[256] = {0};
+    store_meta meta = {0};
+    int rc = d->ops->mkdir(d, SIM_DIR);
+    if (rc == PK_OK) rc = store_meta_read(d, SIM_DIR, &meta);
+    if (rc == PK_ENOENT) rc = PK_OK;
+    if (rc) { sim_trace(w, "n%u recovery: meta: %s", n->id, pk_strerror(rc)); return false; }
+    dur->promised = (px_ballot){meta.promised_round, meta.promised_node};
+    pk_buf payload;
+    pk_buf_init(&payload);
+    uint64_t snap_slot = 0;
+    rc = store_snap_load_latest(d, SIM_DIR, &payload, &snap_slot, err, sizeof err);
+    if (rc == PK_OK) {
+        rc = zk_state_deserialize(pk_buf_slice(&payload), &n->zk, err, sizeof err);
+        if (rc) sim_fail(w, "n%u: own snapshot at slot %llu does not deserialize: %s", n->id,
+                         (unsigned long long)snap_slot, err);
+    } else if (rc == PK_ENOENT) {
+        n->zk = zk_state_new();
+        rc = PK_OK;
+    }
+    pk_buf_deinit(&payload);
+    if (rc) { sim_trace(w, "n%u recovery: snapshot: %s %s", n->id, pk_strerror(rc), err); return false; }
+    wal_options wo = {SIM_SEGMENT_BYTES, 1 << 20};
+    rc = wal_open(d, SIM_DIR, &wo, &n->wal);
+    if (rc == PK_OK) rc = wal_replay(n->wal, node_replay_cb, n, err, sizeof err);
+    if (rc) {
+        sim_fail(w, "n%u recovery: WAL: %s: %s", n->id, pk_strerror(rc), err);
+        return false;
+    }
+    dur->snapshot_slot = snap_slot;
+    n->applied = n->chosen_to = n->snap_slot = snap_slot;
+    return true;
+}
+
+void sim_node_start(sim_world *w, sim_node *n) {
+    PK_ASSERT(!n->up);
+    PK_ASSERT(n->px == NULL && n->zk == NULL);
+    px_durable dur;
+    memset(&dur, 0, sizeof dur);
+    pk_buf_reset(&n->install_bytes);
+    bool ok = node_recover(w, n, &dur);
+    size_t count = n->install_bytes.len / sizeof(px_entry);
+    px_entry *arr = (px_entry *)n->install_bytes.data;
+    if (count) qsort(arr, count, sizeof *arr, node_entry_cmp);
+    size_t keep = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (arr[i].slot > dur.snapshot_slot) arr[keep++] = arr[i];
+        else free((void *)arr[i].value.ptr);
+    }
+    dur.accepted = arr;
+    dur.accepted_count = keep;
+    if (ok) {
+        px_config cfg;
+        node_config(w, n, &cfg);
+        n->px = px_replica_new(&cfg);
+        n->prep = zk_prep_new(&(zk_prep_options){false, ZK_MAX_BUFFER_DEFAULT});
+        n->up = true;
+        n->role = PX_FOLLOWER;
+        n->leader_id = 0;
+        n->ballot = (px_ballot){0, 0};
+        sim_trace(w, "n%u starts: promised %llu.%u, %zu accepted, snapshot %llu", n->id,
+                  (unsigned long long)dur.promised.round, dur.promised.node, keep,
+                  (unsigned long long)dur.snapshot_slot);
+        px_event ev = {.kind = PX_EV_START, .u.start = &dur};
+        node_step(w, n, &ev);
+    } else {
+        if (n->wal) { wal_close(n->wal); n->wal = NULL; }
+        if (n->zk) { zk_state_free(n->zk); n->zk = NULL; }
+    }
+    for (size_t i = 0; i < keep; i++) free((void *)arr[i].value.ptr);
+    pk_buf_reset(&n->install_bytes);
+}
+
+void sim_node_crash(sim_world *w, sim_node *n) {
+    PK_ASSERT(n->up);
+    sim_trace(w, "n%u CRASH (role %d, applied %llu, %zu jobs lost)", n->id, n->role,
+              (unsigned long long)n->applied, n->job_count);
+    n->up = false;
+    n->dead_pending = false;
+    n->crashes++;
+    for (size_t i = 0; i < n->batch_count; i++) {
+        pk_buf_deinit(&n->batches[i].value);
+        memset(&n->batches[i], 0, sizeof n->batches[i]);
+    }
+    n->batch_count = 0;
+    for (size_t k = 0; k < n->job_count; k++) {
+        sim_job *j = &n->jobs[(n->job_head + k) % SIM_MAX_JOBS];
+        for (uint32_t i = 0; i < j->send_count; i++) pk_buf_deinit(&j->send_bytes[i]);
+        free(j->send_to); free(j->send_bytes); pk_buf_deinit(&j->wal_bytes);
+        memset(j, 0, sizeof *j);
+    }
+    n->job_head = n->job_count = 0;
+    px_replica_free(n->px); n->px = NULL;
+    zk_state_free(n->zk); n->zk = NULL;
+    zk_prep_free(n->prep); n->prep = NULL;
+    wal_close(n->wal); n->wal = NULL;
+    sim_disk_crash(&n->disk, &w->prng);
+    n->role = PX_FOLLOWER;
+    n->leader_ready = false;
+    n->install_pending = false;
+    n->paused_until = 0;
+    for (uint32_t i = 0; i < w->opt.clients; i++) sim_client_node_down(w, &w->clients[i], n->id);
+}
+
+void sim_node_init(sim_world *w, sim_node *n, uint32_t id) {
+    PK_ASSERT(id >= 1 && id <= SIM_MAX_NODES);
+    memset(n, 0, sizeof *n);
+    n->id = id;
+    sim_disk_init(&n->disk);
+    pk_buf_init(&n->snap);
+    pk_buf_init(&n->install_bytes);
+    pk_buf_init(&n->reply_tmp);
+    n->events = zk_events_new();
+    if (w->opt.faults) {
+        n->drift_ppm = (int32_t)pk_prng_below(&w->prng, 100001) - 50000;
+        n->clock_offset_ms = 1000 + (int64_t)pk_prng_below(&w->prng, 5000);
+    } else {
+        n->clock_offset_ms = 1000;
+    }
+}
+
+void sim_node_deinit(sim_node *n) {
+    if (n->px) px_replica_free(n->px);
+    if (n->zk) zk_state_free(n->zk);
+    if (n->prep) zk_prep_free(n->prep);
+    if (n->wal) wal_close(n->wal);
+    for (size_t k = 0; k < n->job_count; k++) {
+        sim_job *j = &n->jobs[(n->job_head + k) % SIM_MAX_JOBS];
+        for (uint32_t i = 0; i < j->send_count; i++) pk_buf_deinit(&j->send_bytes[i]);
+        free(j->send_to); free(j->send_bytes); pk_buf_deinit(&j->wal_bytes);
+    }
+    for (size_t i = 0; i < n->batch_count; i++) pk_buf_deinit(&n->batches[i].value);
+    zk_events_free(n->events);
+    pk_buf_deinit(&n->snap);
+    pk_buf_deinit(&n->install_bytes);
+    pk_buf_deinit(&n->reply_tmp);
+    sim_disk_deinit(&n->disk);
+    memset(n, 0, sizeof *n);
+}
