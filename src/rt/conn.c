@@ -457,8 +457,12 @@ static void exec_local(rt_conn *c, int32_t xid, int32_t op, pk_slice body, uint6
         PK_PANIC("exec_local: op %d is not local", op);
     }
     uint64_t zxid = (op == ZK_OP_SASL) ? 0 : zk_state_last_zxid(st);
-    rt_conn_send_reply(c, xid, zxid, err, err == ZK_ERR_OK || op == ZK_OP_SASL ? pk_buf_slice(&reply) : (pk_slice){0});
+    rt_conn_send_reply(c, xid, zxid, err, err == ZK_ERR_OK ? pk_buf_slice(&reply) : (pk_slice){0});
     record_latency(c, recv_ms);
+    if (op == ZK_OP_SASL && err != ZK_ERR_OK) {
+        srv->auth_failed_count++;
+        c->state = RT_CONN_CLOSING; /* ZooKeeper closes after a failed SASL exchange */
+    }
     pk_buf_deinit(&reply);
 }
 
