@@ -456,12 +456,17 @@ static void send_snapshot_chunk(px_replica *r, uint32_t idx, uint64_t now);
 
 static void leader_heartbeat(px_replica *r, uint64_t now) {
     PK_ASSERT(r->role == PX_LEADER);
+    uint32_t live = 1;
+    for (uint32_t i = 0; i < r->cfg.node_count; i++)
+        if (i != r->self_idx && now - r->last_ack_ms[i] < r->cfg.election_timeout_ms) live++;
+    if (!px_quorum_ok(&r->cfg, 2, live) && now - r->leader_since_ms >= r->cfg.election_timeout_ms) {
+        become_follower(r, (px_ballot){0, 0}, now); /* cut off from a phase-2 quorum: step down */
+        return;
+    }
     px_msg hb = {.type = PX_MSG_HEARTBEAT, .ballot = r->ballot, .chosen_to = r->chosen_to};
     broadcast(r, &hb);
-    uint32_t live = 1;
     for (uint32_t i = 0; i < r->cfg.node_count; i++) {
         if (i == r->self_idx) continue;
-        if (now - r->last_ack_ms[i] < r->cfg.election_timeout_ms) live++;
         for (uint64_t s = r->chosen_to + 1; s < r->next_slot; s++) {
             const px_slot *ls = log_at(r, s);
             if (ls && ls->has && !(ls->acks & (1u << i))) send_accept(r, s, r->cfg.node_ids[i]);
@@ -470,8 +475,7 @@ static void leader_heartbeat(px_replica *r, uint64_t now) {
             send_snapshot_chunk(r, i, now);
     }
     r->next_heartbeat_ms = now + r->cfg.heartbeat_interval_ms;
-    if (!px_quorum_ok(&r->cfg, 2, live) && now - r->leader_since_ms >= r->cfg.election_timeout_ms)
-        become_follower(r, (px_ballot){0, 0}, now);
+    PK_ASSERT(r->role == PX_LEADER);
 }
 
 /* ---------------------------------------------------------------- learner: chosen, catch-up, snapshots */

@@ -505,6 +505,7 @@ static void out_status(node *n) {
          (unsigned long long)st.log_first, (unsigned long long)st.log_last);
     if (st.snapshot_slot) outf(" snap %llu", (unsigned long long)st.snapshot_slot);
     if (st.vote_blocked) outf(" vote-blocked");
+    outf(" now %llu timer %llu", (unsigned long long)n->now_ms, (unsigned long long)n->deadline_ms);
     size_t len = n->sm.len;
     const char *sm = (const char *)n->sm.data;
     if (len > 60) { sm += len - 60; len = 60; outf(" applied %llu [...%.*s]", (unsigned long long)n->applied, (int)len, sm); }
