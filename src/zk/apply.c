@@ -150,7 +150,7 @@ static int32_t zk_apply_close_session(zk_state *s, const zk_txn_header *h, zk_ev
     if (se == NULL) return ZK_ERR_OK;
     uint32_t n = se->neph;
     zk_node **v = pk_malloc((n ? n : 1) * sizeof(zk_node *));
-    memcpy(v, se->eph, n * sizeof(zk_node *));
+    if (n > 0) memcpy(v, se->eph, n * sizeof(zk_node *));
     qsort(v, n, sizeof(zk_node *), zk_node_path_cmp);
     for (uint32_t i = 0; i < n; i++) {
         PK_ASSERT(v[i]->nkids == 0);
