@@ -7,7 +7,8 @@
  *   - Directory entries (create, rename, unlink) change the current namespace at once and become durable
  *     only when fsync_dir is called on their parent directory (per directory). mkdir is durable at once.
  *   - store_disk_mem_crash*() replaces the current state with what survives, closes every fd (later calls
- *     on an old fd fail with PK_EIO, close on it succeeds) and frees files no entry names any more.
+ *     on an old fd fail with PK_EIO, close on it succeeds and frees the fd slot, so call wal_close on the
+ *     pre-crash wal) and frees files no entry names any more.
  * Faults (SQLite-style countdown): store_disk_mem_fail_after() makes the (countdown+1)-th call of the chosen
  * ops fail with the given error, without effect, once or from then on (sticky). A capacity limit makes
  * growing writes fail with PK_ENOSPC.

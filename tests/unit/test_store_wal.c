@@ -674,3 +674,24 @@ Test(store_wal, drop_below_deletes_old_segments_only) {
     free(rs.v);
     store_disk_mem_free(m);
 }
+
+Test(store_wal, bad_length_covering_later_records_is_corruption) {
+    uint64_t off[14];
+    char path[128];
+    store_disk_mem *m = setup_twelve(off, path, sizeof(path));
+    /* record 10's len grows by 512 so that it spans records 11 and 12: still corruption, not a torn tail */
+    cr_assert_lt(off[13] - off[10], 32 + 512);
+    cr_assert_eq(store_disk_mem_corrupt(m, path, off[10] + 10, 0x02), PK_OK);
+    wal_options o = {.segment_bytes = 1 << 16, .max_record_bytes = 1024};
+    wal *w;
+    recs rs = {0};
+    char err[512];
+    cr_assert_eq(open_replay(store_disk_mem_disk(m), MEMDIR, &o, &w, &rs, err, sizeof(err)), PK_ECORRUPT);
+    char want[96];
+    snprintf(want, sizeof(want), "followed by a valid record at offset %" PRIu64, off[11]);
+    cr_assert(strstr(err, want) != NULL, "%s", err);
+    cr_assert_eq(rs.n, 9);
+    wal_close(w);
+    free(rs.v);
+    store_disk_mem_free(m);
+}
