@@ -60,6 +60,7 @@ struct px_replica {
     uint64_t next_token, durable_token, step_id;
     /* proposer */
     uint32_t p1_acks;           /* peer bitmask */
+    uint64_t p1_next[PX_MAX_NODES]; /* per peer: start of the next Promise chunk expected */
     uint64_t p1_from;
     px_slot *p1;                /* best (highest ballot) accepted per slot from p1_from on */
     size_t p1_len, p1_cap;
@@ -375,6 +376,7 @@ static void start_election(px_replica *r, uint64_t now) {
     r->leader_id = 0;
     r->p1_acks = 0;
     r->p1_from = r->chosen_to + 1;
+    for (uint32_t i = 0; i < PX_MAX_NODES; i++) r->p1_next[i] = r->p1_from;
     p1_reset(r);
     r->election_deadline_ms = now + election_timeout(r);
     for (uint64_t s = r->p1_from; s <= log_last(r) && s >= r->log_first; s++) {
@@ -416,7 +418,7 @@ static void become_leader(px_replica *r, uint64_t now) {
         PK_ASSERT(ls != NULL);
         slot_set(ls, r->ballot, best->has ? slot_value(best) : (pk_slice){NULL, 0});
         persist_slot(r, s);
-        send_accept(r, s, 0);
+        if (s - r->p1_from < r->cfg.window_slots) send_accept(r, s, 0); /* the rest go out as the window moves */
     }
     r->next_slot = s;
     p1_reset(r);
@@ -467,7 +469,8 @@ static void leader_heartbeat(px_replica *r, uint64_t now) {
     broadcast(r, &hb);
     for (uint32_t i = 0; i < r->cfg.node_count; i++) {
         if (i == r->self_idx) continue;
-        for (uint64_t s = r->chosen_to + 1; s < r->next_slot; s++) {
+        uint64_t end = PK_MIN(r->next_slot, r->chosen_to + 1 + r->cfg.window_slots);
+        for (uint64_t s = r->chosen_to + 1; s < end; s++) {
             const px_slot *ls = log_at(r, s);
             if (ls && ls->has && !(ls->acks & (1u << i))) send_accept(r, s, r->cfg.node_ids[i]);
         }
@@ -635,6 +638,35 @@ static void send_nack(px_replica *r, uint32_t to, px_ballot rejected) {
     send_msg(r, to, &m, NULL, false);
 }
 
+/* Sends what this acceptor accepted from p->slot on, in Promise chunks of bounded size; the last has offset 0. */
+static void send_promise_chunks(px_replica *r, uint32_t to, px_msg *p) {
+    pk_buf_reset(&r->msg_entries_scratch);
+    uint32_t count = 0;
+    uint64_t bytes = 0;
+    for (uint64_t s = p->slot; s <= log_last(r); s++) {
+        const px_slot *ls = log_at(r, s);
+        PK_ASSERT(ls != NULL);
+        if (!ls->has) continue;
+        if (count == PX_MAX_MSG_ENTRIES || (count > 0 && bytes + ls->len > PX_MAX_MSG_ENTRY_BYTES)) {
+            p->offset = s; /* this chunk covers [p->slot, s) */
+            p->entry_count = count;
+            send_msg(r, to, p, (const px_entry *)(void *)r->msg_entries_scratch.data, true);
+            p->slot = s;
+            pk_buf_reset(&r->msg_entries_scratch);
+            count = 0;
+            bytes = 0;
+        }
+        ensure_slot_durable(r, s);
+        px_entry e = {s, ls->ballot, slot_value(ls)};
+        pk_buf_append(&r->msg_entries_scratch, &e, sizeof e);
+        count++;
+        bytes += ls->len;
+    }
+    p->offset = 0;
+    p->entry_count = count;
+    send_msg(r, to, p, (const px_entry *)(void *)r->msg_entries_scratch.data, true);
+}
+
 /* Acceptor: handles Prepare(b, from_slot). */
 static void on_prepare(px_replica *r, uint32_t from, const px_msg *m, uint64_t now) {
     if (m->ballot.node != from || r->vote_blocked) return;
@@ -649,43 +681,33 @@ static void on_prepare(px_replica *r, uint32_t from, const px_msg *m, uint64_t n
         r->leader_id = 0;
     }
     ensure_promise_durable(r);
-    pk_buf_reset(&r->msg_entries_scratch);
-    uint32_t flags = 0, count = 0;
-    uint64_t bytes = 0;
-    uint64_t start = m->slot;
-    if (start < r->log_first && start <= r->chosen_to) flags |= PX_PROMISE_INCOMPLETE;
-    if (start < r->log_first) start = r->log_first;
-    for (uint64_t s = start; s <= log_last(r); s++) {
-        const px_slot *ls = log_at(r, s);
-        if (!ls->has) continue;
-        if (count == PX_MAX_MSG_ENTRIES || bytes + ls->len > PX_MAX_MSG_ENTRY_BYTES) {
-            flags |= PX_PROMISE_INCOMPLETE;
-            break;
-        }
-        ensure_slot_durable(r, s);
-        px_entry e = {s, ls->ballot, slot_value(ls)};
-        pk_buf_append(&r->msg_entries_scratch, &e, sizeof e);
-        count++;
-        bytes += ls->len;
+    px_msg p = {.type = PX_MSG_PROMISE, .ballot = m->ballot, .slot = m->slot, .chosen_to = r->chosen_to};
+    if (m->slot < r->log_first) { /* compacted slots: the candidate must catch up first */
+        p.flags = PX_PROMISE_INCOMPLETE;
+        send_msg(r, from, &p, NULL, true);
+        return;
     }
-    px_msg p = {.type = PX_MSG_PROMISE, .ballot = m->ballot, .slot = m->slot, .chosen_to = r->chosen_to,
-                .flags = flags, .entry_count = count};
-    send_msg(r, from, &p, (const px_entry *)(void *)r->msg_entries_scratch.data, true);
+    send_promise_chunks(r, from, &p);
 }
 
 /* Candidate: handles a Promise for its ballot. */
 static void on_promise(px_replica *r, uint32_t from, int idx, const px_msg *m, uint64_t now) {
-    if (r->role != PX_CANDIDATE || px_ballot_cmp(m->ballot, r->ballot) != 0 || m->slot != r->p1_from) return;
+    if (r->role != PX_CANDIDATE || px_ballot_cmp(m->ballot, r->ballot) != 0) return;
     if (m->flags & PX_PROMISE_INCOMPLETE) {
         request_catchup(r, from, now); /* we are behind that acceptor: catch up, then try again */
         return;
     }
-    if (r->p1_acks & (1u << idx)) return;
+    if ((r->p1_acks & (1u << idx)) || m->slot != r->p1_next[idx]) return; /* duplicate, or a chunk was lost */
+    if (m->offset != 0 && m->offset <= m->slot) return;
     size_t cur = 0;
     px_entry e;
     for (uint32_t i = 0; i < m->entry_count && px_msg_entry_next(m, &cur, &e); i++) {
         see_ballot(r, e.ballot);
         p1_merge(r, &e);
+    }
+    if (m->offset != 0) {
+        r->p1_next[idx] = m->offset; /* more chunks follow */
+        return;
     }
     r->p1_acks |= 1u << idx;
     phase1_check(r, now);

@@ -166,7 +166,8 @@ bool px_quorum_ok(const px_config *config, int phase, uint32_t count);
 #define PX_MSG_VERSION 1
 typedef enum px_msg_type {
     PX_MSG_PREPARE = 1,         /* ballot, slot = from_slot, chosen_to */
-    PX_MSG_PROMISE = 2,         /* ballot, slot = from_slot, chosen_to, flags, entries (accepted from from_slot on) */
+    PX_MSG_PROMISE = 2,         /* ballot, slot = chunk start (the first is from_slot), offset = chunk end (exclusive;
+                                   0 = last chunk), chosen_to, flags, entries (what it accepted in the chunk) */
     PX_MSG_NACK = 3,            /* ballot = the rejected ballot, promised = the higher promise */
     PX_MSG_ACCEPT = 4,          /* ballot, slot, chosen_to, value */
     PX_MSG_ACCEPTED = 5,        /* ballot, slot */

@@ -23,7 +23,7 @@ enum {
 /* Fields carried by each message type, indexed by type. */
 static const uint16_t px_msg_fields[PX_MSG_TYPE_MAX + 1] = {
     [PX_MSG_PREPARE] = F_BALLOT | F_SLOT | F_CHOSEN,
-    [PX_MSG_PROMISE] = F_BALLOT | F_SLOT | F_CHOSEN | F_FLAGS | F_ENTRIES,
+    [PX_MSG_PROMISE] = F_BALLOT | F_SLOT | F_CHOSEN | F_OFFSET | F_FLAGS | F_ENTRIES,
     [PX_MSG_NACK] = F_BALLOT | F_PROMISED,
     [PX_MSG_ACCEPT] = F_BALLOT | F_SLOT | F_CHOSEN | F_VALUE,
     [PX_MSG_ACCEPTED] = F_BALLOT | F_SLOT,

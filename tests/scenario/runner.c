@@ -85,6 +85,7 @@ static void out_msg(pk_slice bytes) {
     case PX_MSG_PROMISE:
         outf(" b=%s from=%llu chosen=%llu%s", fmt_ballot(m.ballot, b1), (unsigned long long)m.slot,
              (unsigned long long)m.chosen_to, (m.flags & PX_PROMISE_INCOMPLETE) ? " incomplete" : "");
+        if (m.offset) outf(" more-from=%llu", (unsigned long long)m.offset);
         break;
     case PX_MSG_NACK: outf(" b=%s promised=%s", fmt_ballot(m.ballot, b1), fmt_ballot(m.promised, b2)); break;
     case PX_MSG_ACCEPT:

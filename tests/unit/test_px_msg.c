@@ -10,7 +10,7 @@ static px_msg sample(uint8_t type) {
     switch (type) {
     case PX_MSG_PREPARE: m.ballot = (px_ballot){3, 2}; m.slot = 10; m.chosen_to = 9; break;
     case PX_MSG_PROMISE:
-        m.ballot = (px_ballot){3, 2}; m.slot = 10; m.chosen_to = 12; m.flags = PX_PROMISE_INCOMPLETE;
+        m.ballot = (px_ballot){3, 2}; m.slot = 10; m.chosen_to = 12; m.offset = 20; m.flags = PX_PROMISE_INCOMPLETE;
         m.entry_count = 3;
         break;
     case PX_MSG_NACK: m.ballot = (px_ballot){1, 1}; m.promised = (px_ballot){5, 3}; break;
