@@ -90,6 +90,10 @@ typedef struct sim_node {
     bool leader_ready;
     uint64_t zxid_base;
     uint32_t zxid_counter;
+    uint32_t epoch;           /* leader: chains started so far (a new one per barrier) */
+    uint64_t chain_seq;       /* leader: seq of the last batch created in the current chain */
+    uint64_t ap_round, ap_seq;/* applied chain position (replicated; saved with snapshots) */
+    uint32_t ap_node, ap_epoch;
     sim_job jobs[SIM_MAX_JOBS];
     size_t job_head, job_count;
     sim_batch batches[SIM_MAX_BATCHES];

@@ -6,6 +6,7 @@
 
 #define SIM_SNAP_EVERY 40
 #define SIM_SEGMENT_BYTES (64 * 1024)
+#define SIM_CHAIN_HDR 24
 
 static void node_process(sim_world *w, sim_node *n, const px_update *u);
 
@@ -58,13 +59,33 @@ static void node_batch_remove(sim_node *n, size_t i) {
     memset(&n->batches[n->batch_count], 0, sizeof n->batches[0]);
 }
 
-/* Appends a new empty batch; returns NULL when the queue is full. */
+/* Appends a new batch of the current chain (header only); returns NULL when the queue is full. */
 static sim_batch *node_batch_new(sim_node *n) {
+    PK_ASSERT(n->role == PX_LEADER);
     if (n->batch_count == SIM_MAX_BATCHES) return NULL;
     sim_batch *b = &n->batches[n->batch_count++];
     memset(b, 0, sizeof *b);
     pk_buf_init(&b->value);
+    uint8_t *h = pk_buf_extend(&b->value, SIM_CHAIN_HDR);
+    pk_put_u64(h, n->ballot.round);
+    pk_put_u32(h + 8, n->ballot.node);
+    pk_put_u32(h + 12, n->epoch);
+    pk_put_u64(h + 16, ++n->chain_seq);
     return b;
+}
+
+/* Starts a new chain at this leader: drops all batches and queues its barrier (seq 1). */
+static void node_new_chain(sim_world *w, sim_node *n) {
+    node_batches_fail_all(w, n);
+    n->leader_ready = false;
+    n->epoch++;
+    n->chain_seq = 0;
+    PK_ASSERT(n->ballot.round < (1ull << 24) && n->epoch < 256);
+    n->zxid_base = (n->ballot.round << 40) | ((uint64_t)n->ballot.node << 32) | ((uint64_t)n->epoch << 24);
+    n->zxid_counter = 0;
+    sim_batch *b = node_batch_new(n);
+    PK_ASSERT(b != NULL);
+    b->barrier = true;
 }
 
 /* Handles a role or ballot change reported by px. */
@@ -84,12 +105,7 @@ static void node_role(sim_world *w, sim_node *n, const px_update *u) {
     n->leader_id = u->leader_id;
     if (new_term) {
         sim_trace(w, "n%u leads ballot %llu.%u", n->id, (unsigned long long)u->ballot.round, u->ballot.node);
-        PK_ASSERT(u->ballot.round < (1ull << 24));
-        n->zxid_base = (u->ballot.round << 40) | ((uint64_t)u->ballot.node << 32);
-        n->zxid_counter = 0;
-        sim_batch *b = node_batch_new(n);
-        PK_ASSERT(b != NULL);
-        b->barrier = true;
+        node_new_chain(w, n);
     }
 }
 
@@ -137,19 +153,26 @@ static void node_persist_and_send(sim_world *w, sim_node *n, const px_update *u)
     }
 }
 
-/* Records the value of `slot` and replies to the clients of the batch proposed there, if this node did. */
-static void node_apply_one(sim_world *w, sim_node *n, uint64_t slot, const px_entry *e) {
-    sim_check_slot_value(w, n->id, slot, pk_hash64(e->value.ptr, e->value.len, e->value.len));
-    sim_batch *mine = NULL;
-    size_t mine_i = 0;
-    for (size_t i = 0; i < n->batch_count; i++)
-        if (n->batches[i].proposed && n->batches[i].slot == slot) { mine = &n->batches[i]; mine_i = i; }
-    bool ours = mine && (mine->sync || mine->barrier ? e->value.len == 0 && px_ballot_cmp(e->ballot, mine->ballot) == 0
-                                                     : pk_slice_eq(e->value, pk_buf_slice(&mine->value)));
+/* Checks a batch's chain header against the applied chain position and advances it; false = stale batch. */
+static bool node_chain_ok(sim_node *n, const uint8_t *h) {
+    uint64_t round = pk_get_u64(h), seq = pk_get_u64(h + 16);
+    uint32_t node = pk_get_u32(h + 8), epoch = pk_get_u32(h + 12);
+    int cmp = round != n->ap_round ? (round < n->ap_round ? -1 : 1)
+            : node != n->ap_node   ? (node < n->ap_node ? -1 : 1)
+            : epoch != n->ap_epoch ? (epoch < n->ap_epoch ? -1 : 1) : 0;
+    bool ok = (cmp > 0 && seq == 1) || (cmp == 0 && seq == n->ap_seq + 1);
+    if (!ok) return false;
+    n->ap_round = round; n->ap_node = node; n->ap_epoch = epoch; n->ap_seq = seq;
+    PK_ASSERT(n->ap_seq >= 1);
+    return true;
+}
+
+/* Applies the txns of a valid batch, replying to their clients when `mine` is this node's batch. */
+static void node_apply_txns(sim_world *w, sim_node *n, uint64_t slot, pk_slice batch, sim_batch *mine) {
     size_t off = 0;
     pk_slice txn;
     uint32_t k = 0;
-    for (uint32_t guard = 0; e->value.len > 0 && guard < 100000 && zk_batch_next(e->value, &off, &txn); guard++) {
+    for (uint32_t guard = 0; guard < 100000 && zk_batch_next(batch, &off, &txn); guard++) {
         zk_apply_result r;
         memset(&r, 0, sizeof r);
         pk_buf_reset(&n->reply_tmp);
@@ -161,27 +184,54 @@ static void node_apply_one(sim_world *w, sim_node *n, uint64_t slot, const px_en
             return;
         }
         if (n->prep) zk_prep_applied(n->prep, r.zxid);
-        if (ours && k < mine->count) {
+        if (mine && k < mine->count) {
             sim_reply(w, n->id, mine->client[k], mine->req_id[k], r.err, r.zxid, r.session_id,
                       pk_buf_slice(&n->reply_tmp), 0);
             if (slot > w->max_acked_slot) w->max_acked_slot = slot;
         }
         k++;
     }
-    if (e->value.len > 0 && off != e->value.len) sim_fail(w, "n%u: malformed batch at slot %llu", n->id,
-                                                         (unsigned long long)slot);
-    if (mine) {
-        if (ours && mine->barrier && n->role == PX_LEADER) {
-            n->leader_ready = true;
-            sim_trace(w, "n%u ready as leader at slot %llu", n->id, (unsigned long long)slot);
-        }
-        if (ours && mine->sync && mine->count == 1)
-            sim_reply(w, n->id, mine->client[0], mine->req_id[0], ZK_ERR_OK, zk_state_last_zxid(n->zk), 0,
-                      (pk_slice){0}, 0);
-        else if (!ours) node_batch_fail(w, n, mine, SIM_REP_LOST);
-        else { pk_buf_deinit(&mine->value); mine->count = 0; }
+    if (off != batch.len) sim_fail(w, "n%u: malformed batch at slot %llu", n->id, (unsigned long long)slot);
+}
+
+/* Applies one chosen slot: checks its value, applies a valid batch, answers this node's clients. */
+static void node_apply_one(sim_world *w, sim_node *n, uint64_t slot, const px_entry *e) {
+    sim_check_slot_value(w, n->id, slot, pk_hash64(e->value.ptr, e->value.len, e->value.len));
+    sim_batch *mine = NULL;
+    size_t mine_i = 0;
+    for (size_t i = 0; i < n->batch_count; i++)
+        if (n->batches[i].proposed && n->batches[i].slot == slot) { mine = &n->batches[i]; mine_i = i; }
+    if (mine && !pk_slice_eq(e->value, pk_buf_slice(&mine->value))) {
+        node_batch_fail(w, n, mine, SIM_REP_LOST);
         node_batch_remove(n, mine_i);
+        mine = NULL;
     }
+    if (e->value.len == 0) return; /* a px no-op */
+    if (e->value.len < SIM_CHAIN_HDR) { sim_fail(w, "n%u: short value at slot %llu", n->id, (unsigned long long)slot); return; }
+    if (!node_chain_ok(n, e->value.ptr)) {
+        sim_trace(w, "n%u slot %llu: stale batch of chain %llu.%u.%u seq %llu skipped", n->id, (unsigned long long)slot,
+                  (unsigned long long)pk_get_u64(e->value.ptr), pk_get_u32(e->value.ptr + 8),
+                  pk_get_u32(e->value.ptr + 12), (unsigned long long)pk_get_u64(e->value.ptr + 16));
+        if (mine) {
+            node_batch_fail(w, n, mine, SIM_REP_LOST);
+            node_batch_remove(n, mine_i);
+            if (n->role == PX_LEADER) node_new_chain(w, n); /* our chain broke: resynchronize */
+        }
+        return;
+    }
+    pk_slice batch = {e->value.ptr + SIM_CHAIN_HDR, e->value.len - SIM_CHAIN_HDR};
+    node_apply_txns(w, n, slot, batch, mine && !mine->sync && !mine->barrier ? mine : NULL);
+    if (!mine) return;
+    if (mine->barrier && n->role == PX_LEADER) {
+        n->leader_ready = true;
+        sim_trace(w, "n%u ready as leader at slot %llu", n->id, (unsigned long long)slot);
+    }
+    if (mine->sync && mine->count == 1)
+        sim_reply(w, n->id, mine->client[0], mine->req_id[0], ZK_ERR_OK, zk_state_last_zxid(n->zk), 0,
+                  (pk_slice){0}, 0);
+    pk_buf_deinit(&mine->value);
+    mine->count = 0;
+    node_batch_remove(n, mine_i);
 }
 
 /* Applies chosen slots above n->applied while px holds them (in order; reversed in the mutant). */
@@ -305,11 +355,36 @@ static void node_propose(sim_world *w, sim_node *n) {
     }
 }
 
+/* Serializes the applied state: the chain position, then the zk state. */
+static void node_snap_encode(const sim_node *n, pk_buf *out) {
+    PK_ASSERT(n->zk != NULL);
+    pk_buf_reset(out);
+    uint8_t *h = pk_buf_extend(out, SIM_CHAIN_HDR);
+    pk_put_u64(h, n->ap_round);
+    pk_put_u32(h + 8, n->ap_node);
+    pk_put_u32(h + 12, n->ap_epoch);
+    pk_put_u64(h + 16, n->ap_seq);
+    zk_state_serialize(n->zk, out);
+    PK_ASSERT(out->len > SIM_CHAIN_HDR);
+}
+
+/* Rebuilds the chain position and a zk state from node_snap_encode output. */
+static int node_snap_decode(sim_node *n, pk_slice in, zk_state **zk, char *err, size_t err_len) {
+    if (in.len < SIM_CHAIN_HDR) { snprintf(err, err_len, "short snapshot"); return PK_ECORRUPT; }
+    int rc = zk_state_deserialize((pk_slice){in.ptr + SIM_CHAIN_HDR, in.len - SIM_CHAIN_HDR}, zk, err, err_len);
+    if (rc) return rc;
+    n->ap_round = pk_get_u64(in.ptr);
+    n->ap_node = pk_get_u32(in.ptr + 8);
+    n->ap_epoch = pk_get_u32(in.ptr + 12);
+    n->ap_seq = pk_get_u64(in.ptr + 16);
+    return PK_OK;
+}
+
 /* Installs a snapshot px received: replaces the zk state, persists it, tells px. */
 static void node_install(sim_world *w, sim_node *n) {
     zk_state *s = NULL;
     char err[256];
-    int rc = zk_state_deserialize(pk_buf_slice(&n->install_bytes), &s, err, sizeof err);
+    int rc = node_snap_decode(n, pk_buf_slice(&n->install_bytes), &s, err, sizeof err);
     if (rc) { sim_fail(w, "n%u: snapshot from px does not deserialize: %s", n->id, err); return; }
     rc = store_snap_write(&n->disk.disk, SIM_DIR, n->install_slot, pk_buf_slice(&n->install_bytes));
     if (rc) { zk_state_free(s); node_disk_error(w, n, "store_snap_write(install)", rc); return; }
@@ -335,8 +410,7 @@ static void node_install(sim_world *w, sim_node *n) {
 static void node_snapshot(sim_world *w, sim_node *n) {
     if (n->applied < n->snap_slot + SIM_SNAP_EVERY) return;
     uint64_t slot = n->applied;
-    pk_buf_reset(&n->snap);
-    zk_state_serialize(n->zk, &n->snap);
+    node_snap_encode(n, &n->snap);
     int rc = store_snap_write(&n->disk.disk, SIM_DIR, slot, pk_buf_slice(&n->snap));
     if (rc) { node_disk_error(w, n, "store_snap_write", rc); return; }
     n->snap_slot = slot;
@@ -377,6 +451,7 @@ static int32_t node_prep_write(sim_world *w, sim_node *n, const sim_msg *m) {
     sim_batch *b = n->batch_count ? &n->batches[n->batch_count - 1] : NULL;
     if (!b || b->proposed || b->sync || b->barrier || b->count == SIM_BATCH_TXNS) b = node_batch_new(n);
     if (!b) return SIM_REP_RETRY;
+    PK_ASSERT(n->zxid_counter + 1 < (1u << 24));
     uint64_t zxid = n->zxid_base | ++n->zxid_counter;
     int64_t time_ms = (int64_t)sim_node_clock(w, n);
     pk_buf txn;
@@ -394,7 +469,11 @@ static int32_t node_prep_write(sim_world *w, sim_node *n, const sim_msg *m) {
     }
     if (rc != ZK_ERR_OK) {
         n->zxid_counter--;
-        if (b->count == 0 && !b->proposed) n->batch_count--;
+        if (b->count == 0 && !b->proposed) {
+            pk_buf_deinit(&b->value);
+            n->batch_count--;
+            n->chain_seq--;
+        }
         pk_buf_deinit(&txn);
         return rc;
     }
@@ -490,7 +569,7 @@ static bool node_recover(sim_world *w, sim_node *n, px_durable *dur) {
     uint64_t snap_slot = 0;
     rc = store_snap_load_latest(d, SIM_DIR, &payload, &snap_slot, err, sizeof err);
     if (rc == PK_OK) {
-        rc = zk_state_deserialize(pk_buf_slice(&payload), &n->zk, err, sizeof err);
+        rc = node_snap_decode(n, pk_buf_slice(&payload), &n->zk, err, sizeof err);
         if (rc) sim_fail(w, "n%u: own snapshot at slot %llu does not deserialize: %s", n->id,
                          (unsigned long long)snap_slot, err);
     } else if (rc == PK_ENOENT) {
@@ -577,6 +656,8 @@ void sim_node_crash(sim_world *w, sim_node *n) {
     n->role = PX_FOLLOWER;
     n->leader_ready = false;
     n->install_pending = false;
+    n->ap_round = n->ap_seq = 0;
+    n->ap_node = n->ap_epoch = 0;
     n->paused_until = 0;
     for (uint32_t i = 0; i < w->opt.clients; i++) sim_client_node_down(w, &w->clients[i], n->id);
 }
