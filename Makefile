@@ -68,7 +68,7 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(RT_LIB) $(CORE_LIB)
 
 .PHONY: test-unit
 test-unit: $(BUILD)/unit-tests
-	$(BUILD)/unit-tests --jobs 2
+	$(BUILD)/unit-tests
 TEST_TARGETS += test-unit
 
 asan:
