@@ -175,7 +175,7 @@ static inline int zk_create_mode_is_ttl(int32_t mode) { return mode == 5 || mode
 
 /* Short op name as ZooKeeper prints it in cons `lop=` ("CREA", "GETD", ...; "NA" for others). */
 const char *zk_op_name(int op);
-/* Long op name as in ZooKeeper's Request.op2String ("create", "getData", ...; "unknown <n>" → "unknown"). */
+/* Long op name in the style of ZooKeeper's Request.op2String ("create", "getData", ...; "unknown" for others). */
 const char *zk_op_long_name(int op);
 /* Error-code name (KeeperException.Code, e.g. "NONODE"); "UNKNOWN" for a code not in the table. */
 const char *zk_err_name(int err);
