@@ -195,7 +195,7 @@ static void log_compact(px_replica *r, uint64_t upto) {
     if (upto < r->log_first) return;
     size_t drop = (size_t)PK_MIN(upto - r->log_first + 1, (uint64_t)r->log_len);
     for (size_t i = 0; i < drop; i++) free(r->log[i].value);
-    memmove(r->log, r->log + drop, (r->log_len - drop) * sizeof *r->log);
+    if (r->log_len > drop) memmove(r->log, r->log + drop, (r->log_len - drop) * sizeof *r->log);
     r->log_len -= drop;
     r->log_first = upto + 1;
     PK_ASSERT(r->log_first > upto);
