@@ -531,7 +531,7 @@ static void finish_recovered(recovered *r) {
         out++;
     }
     PK_ASSERT(out <= r->count);
-    memcpy(r->entries, sorted, out * sizeof *sorted);
+    if (out) memcpy(r->entries, sorted, out * sizeof *sorted);
     r->count = out;
     free(keys);
     free(sorted);
