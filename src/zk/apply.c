@@ -128,7 +128,7 @@ static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn
     int32_t cur = op->type == ZK_TXN_SET_ACL ? n->aversion : n->version;
     if (op->version != -1 && op->version != cur) return ZK_ERR_BAD_VERSION;
     if (op->type == ZK_TXN_SET_DATA) {
-        zk_tree_set_data(s, n, op->data, h->zxid, h->time_ms);
+        n = zk_tree_set_data(s, n, op->data, h->zxid, h->time_ms);
         zk_events_push(ev, ZK_EVENT_NODE_DATA_CHANGED, op->path, n->acl);
     } else if (op->type == ZK_TXN_SET_ACL) {
         zk_acl *acl = zk_acl_intern(&s->acls, op->acl);

@@ -36,10 +36,9 @@ static void zk_htab_place(void **slots, size_t cap, uint64_t h, void *item) {
     PK_PANIC("zk_htab full");
 }
 
-/* Doubles the capacity and rehashes every item. */
-static void zk_htab_grow(zk_htab *t) {
-    size_t ncap = t->cap ? t->cap * 2 : ZK_HTAB_MIN_CAP;
-    PK_ASSERT(ncap > t->count * 2);
+/* Rehashes every item into a table of ncap slots. */
+static void zk_htab_rehash(zk_htab *t, size_t ncap) {
+    PK_ASSERT(ncap > t->count && (ncap & (ncap - 1)) == 0);
     void **ns = pk_calloc(ncap, sizeof(void *));
     for (size_t i = 0; i < t->cap; i++) {
         if (t->slots[i] != NULL) zk_htab_place(ns, ncap, t->hash_of(t->slots[i]), t->slots[i]);
@@ -47,6 +46,21 @@ static void zk_htab_grow(zk_htab *t) {
     free(t->slots);
     t->slots = ns;
     t->cap = ncap;
+}
+
+/* Doubles the capacity. */
+static void zk_htab_grow(zk_htab *t) {
+    size_t ncap = t->cap ? t->cap * 2 : ZK_HTAB_MIN_CAP;
+    PK_ASSERT(ncap > t->count * 2);
+    zk_htab_rehash(t, ncap);
+}
+
+/* Grows the table so that n items fit under the 3/4 load limit. */
+void zk_htab_reserve(zk_htab *t, size_t n) {
+    PK_ASSERT(t != NULL);
+    size_t cap = t->cap ? t->cap : ZK_HTAB_MIN_CAP;
+    for (size_t i = 0; i < 64 && (n + 1) * 4 > cap * 3; i++) cap *= 2;
+    if (cap > t->cap) zk_htab_rehash(t, cap);
 }
 
 /* Finds the item with hash h matching key. */

@@ -23,7 +23,7 @@ static void zk_read_stat(pk_buf *out, const zk_node *n) {
 /* Appends a node's data as a jute buffer (null stays null). */
 static void zk_read_data(pk_buf *out, const zk_node *n) {
     if (n->data_len < 0) jute_write_null(out);
-    else jute_write_buffer(out, n->data_len == 0 ? jute_empty() : (pk_slice){n->data, (size_t)n->data_len});
+    else jute_write_buffer(out, n->data_len == 0 ? jute_empty() : (pk_slice){zk_node_data(n), (size_t)n->data_len});
 }
 
 /* Appends the children names of a node as vector<ustring>. */

@@ -25,7 +25,7 @@ static void zk_snap_node(pk_buf *out, const zk_node *n) {
     p += n->path_len;
     pk_put_u32(p, (uint32_t)n->data_len);
     p += 4;
-    if (dl) memcpy(p, n->data, dl);
+    if (dl) memcpy(p, zk_node_data(n), dl);
     p += dl;
     int64_t f[6] = {n->czxid, n->mzxid, n->pzxid, n->ctime_ms, n->mtime_ms, n->owner};
     for (int i = 0; i < 6; i++, p += 8) pk_put_u64(p, (uint64_t)f[i]);
@@ -108,12 +108,8 @@ static const char *zk_snap_read_node(jute_reader *r, zk_state *s, zk_acl **acls,
     zk_node *n;
     if (first) {
         if (!pk_slice_eq(path, pk_slice_str("/"))) return "first node is not /";
-        n = s->root;
-        zk_acl_unref(&s->acls, n->acl);
-        free(n->data);
-        n->data = NULL;
-        if (data.len) { n->data = pk_malloc(data.len); memcpy(n->data, data.ptr, data.len); }
-        n->data_len = dlen;
+        zk_acl_unref(&s->acls, s->root->acl);
+        n = zk_tree_replace_data(s, s->root, data);
         s->data_size += data.len;
     } else {
         n = zk_tree_alloc_node(path, data, NULL);
@@ -167,6 +163,7 @@ int zk_state_deserialize(pk_slice in, zk_state **out, char *errmsg, size_t errms
     }
     uint64_t nnodes = (uint64_t)jute_read_long(&r);
     if (err == NULL && (r.err != 0 || nnodes == 0 || nnodes > jute_reader_remaining(&r) / 60)) err = "bad node count";
+    if (err == NULL) zk_tree_reserve(s, (size_t)nnodes);
     for (uint64_t i = 0; err == NULL && i < nnodes; i++) err = zk_snap_read_node(&r, s, acls, nacls, i == 0);
     if (err == NULL && !jute_reader_done(&r)) err = "trailing bytes in snapshot";
     for (uint32_t i = 0; i < nacls; i++) {

@@ -42,7 +42,7 @@ static uint64_t zk_node_fields_digest(const zk_node *n) {
 /* Digest contribution of the node's data. */
 static uint64_t zk_node_data_digest(const zk_node *n) {
     if (n->data_len <= 0) return 0;
-    return pk_hash64(n->data, (size_t)n->data_len, n->hash ^ 0xda7a);
+    return pk_hash64(zk_node_data(n), (size_t)n->data_len, n->hash ^ 0xda7a);
 }
 
 /* Digest contribution of a node. */
@@ -57,24 +57,17 @@ uint64_t zk_session_digest(const zk_session *se) {
     return pk_hash64(b, sizeof b, 0x5e55);
 }
 
-/* Copies data into a fresh allocation (NULL for null/empty). */
-static uint8_t *zk_data_dup(pk_slice data) {
-    if (data.len == 0) return NULL;
-    uint8_t *d = pk_malloc(data.len);
-    memcpy(d, data.ptr, data.len);
-    return d;
-}
-
 /* Allocates a node with its path; stat fields zero. */
 static zk_node *zk_node_alloc(pk_slice path, pk_slice data, zk_acl *acl) {
     PK_ASSERT(path.len > 0 && path.len < UINT32_MAX);
     PK_ASSERT(data.len <= INT32_MAX);
-    zk_node *n = pk_calloc(1, sizeof(zk_node) + path.len + 1);
+    zk_node *n = pk_malloc(sizeof(zk_node) + path.len + 1 + data.len);
+    memset(n, 0, sizeof *n);
     memcpy(n->path, path.ptr, path.len);
     n->path[path.len] = 0;
     n->path_len = (uint32_t)path.len;
     n->hash = zk_path_hash(path);
-    n->data = zk_data_dup(data);
+    if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
     n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     n->acl = acl;
     return n;
@@ -82,11 +75,10 @@ static zk_node *zk_node_alloc(pk_slice path, pk_slice data, zk_acl *acl) {
 
 /* Appends child to parent's children vector. */
 static void zk_kids_add(zk_node *parent, zk_node *child) {
-    if (parent->nkids == parent->kcap) {
-        uint32_t ncap = parent->kcap ? parent->kcap * 2 : 2;
-        PK_ASSERT(ncap > parent->kcap);
-        parent->kids = pk_realloc(parent->kids, ncap * sizeof(zk_node *));
-        parent->kcap = ncap;
+    uint32_t k = parent->nkids;
+    PK_ASSERT(k < UINT32_MAX / 2);
+    if (k == 0 || (k >= 2 && (k & (k - 1)) == 0)) {  /* capacity invariant: see zk_node.kids */
+        parent->kids = pk_realloc(parent->kids, (k == 0 ? 2 : 2 * (size_t)k) * sizeof(zk_node *));
     }
     child->pidx = parent->nkids;
     parent->kids[parent->nkids++] = child;
@@ -101,7 +93,6 @@ static void zk_kids_remove(zk_node *parent, zk_node *child) {
     if (parent->nkids == 0) {
         free(parent->kids);
         parent->kids = NULL;
-        parent->kcap = 0;
     }
 }
 
@@ -156,7 +147,6 @@ zk_node *zk_tree_create(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, 
 /* Frees a detached node. */
 static void zk_node_free(zk_state *s, zk_node *n) {
     if (n->acl != NULL) zk_acl_unref(s ? &s->acls : NULL, n->acl);
-    free(n->data);
     free(n->kids);
     free(n);
 }
@@ -183,19 +173,44 @@ void zk_tree_delete(zk_state *s, zk_node *n, uint64_t zxid) {
     zk_node_free(s, n);
 }
 
-/* Replaces data and bumps version/mzxid/mtime. */
-void zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms) {
+/* Replaces a node's data bytes in place or by reallocating the node, fixing every pointer to it
+ * (table slot, parent's kids, session's ephemerals, root). */
+zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
+    PK_ASSERT(n != NULL && data.len <= INT32_MAX);
+    size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
+    if (data.len != old_len) {
+        zk_node *parent = n == s->root ? NULL : zk_tree_parent(s, (pk_slice){(const uint8_t *)n->path, n->path_len});
+        zk_session *se = zk_owner_is_session(n->owner) ? zk_session_find(s, (uint64_t)n->owner) : NULL;
+        uint32_t ei = UINT32_MAX;
+        for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
+            if (se->eph[i] == n) ei = i;
+        }
+        PK_ASSERT(se == NULL || ei != UINT32_MAX);
+        zk_htab_remove(&s->nodes, n);
+        bool is_root = n == s->root;
+        n = pk_realloc(n, sizeof(zk_node) + n->path_len + 1 + data.len);
+        zk_htab_insert(&s->nodes, n);
+        if (is_root) s->root = n;
+        if (parent != NULL) parent->kids[n->pidx] = n;
+        if (se != NULL) se->eph[ei] = n;
+    }
+    if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
+    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    return n;
+}
+
+/* Replaces data and bumps version/mzxid/mtime; returns the (possibly moved) node. */
+zk_node *zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
     s->digest -= zk_node_digest(n);
     s->data_size -= n->data_len > 0 ? (uint64_t)n->data_len : 0;
-    free(n->data);
-    n->data = zk_data_dup(data);
-    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    n = zk_tree_replace_data(s, n, data);
     n->version = zk_version_next(n->version);
     n->mzxid = (int64_t)zxid;
     n->mtime_ms = time_ms;
     s->data_size += data.len;
     s->digest += zk_node_digest(n);
+    return n;
 }
 
 /* Replaces the ACL and bumps aversion. */
@@ -548,6 +563,9 @@ bool zk_tree_load_node(zk_state *s, zk_node *n) {
 
 /* Allocates a detached node for loading (fields zero, hash set, data copied). */
 zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl) { return zk_node_alloc(path, data, acl); }
+
+/* Pre-sizes the node table. */
+void zk_tree_reserve(zk_state *s, size_t n) { zk_htab_reserve(&s->nodes, n); }
 
 /* Frees a detached node (load failure). */
 void zk_tree_free_node(zk_state *s, zk_node *n) { zk_node_free(s, n); }

@@ -43,6 +43,8 @@ void *zk_htab_find(const zk_htab *t, uint64_t h, bool (*eq)(const void *item, co
 void zk_htab_insert(zk_htab *t, void *item);
 /* Removes exactly this item (must be present). */
 void zk_htab_remove(zk_htab *t, const void *item);
+/* Grows the table so that n items fit without rehashing. */
+void zk_htab_reserve(zk_htab *t, size_t n);
 
 /* ---- ACL lists ---- */
 typedef struct zk_acl_entry {
@@ -94,20 +96,22 @@ static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, 
 /* ---- nodes ---- */
 typedef struct zk_node {
     uint64_t hash;            /* zk_path_hash(path) */
-    uint8_t *data;            /* NULL when data_len <= 0 */
     zk_acl *acl;              /* interned, node_refs held */
-    struct zk_node **kids;    /* children; capacity = kcap */
+    struct zk_node **kids;    /* children; capacity: 0 when nkids == 0, else >= max(2, pow2 ceiling of nkids) */
     int64_t czxid, mzxid, pzxid;
     int64_t ctime_ms, mtime_ms;
     int64_t owner;            /* ephemeral owner (raw: container INT64_MIN, TTL 0xFF<<56|ttl, session id) */
     int32_t data_len;         /* -1 = null */
     int32_t version, aversion;
     int32_t ccount;           /* child create counter (cversion reported as 2*ccount - nkids) */
-    uint32_t nkids, kcap;
+    uint32_t nkids;
     uint32_t pidx;            /* index in parent's kids */
     uint32_t path_len;
-    char path[];              /* NUL-terminated */
+    char path[];              /* NUL-terminated path, then data_len (if > 0) data bytes, in the same allocation */
 } zk_node;
+
+/* The node's data bytes (stored right after the path's NUL). */
+static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(n->path + n->path_len + 1); }
 
 #define ZK_OWNER_CONTAINER INT64_MIN
 #define ZK_OWNER_TTL_MASK 0xFF00000000000000ull
@@ -157,8 +161,8 @@ zk_node *zk_tree_create(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, 
                         int64_t time_ms);
 /* Deletes a childless node, updating parent pzxid and the session's ephemerals. */
 void zk_tree_delete(zk_state *s, zk_node *n, uint64_t zxid);
-/* Replaces a node's data, bumping version, mzxid and mtime. */
-void zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms);
+/* Replaces a node's data, bumping version, mzxid and mtime; the node may move: returns its new address. */
+zk_node *zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms);
 /* Replaces a node's ACL (takes over acl's node_ref), bumping aversion. */
 void zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl);
 /* Fills a wire stat with what clients see. */
@@ -175,6 +179,10 @@ uint64_t zk_node_digest(const zk_node *n);
 uint64_t zk_session_digest(const zk_session *se);
 /* Links a snapshot-loaded node under its parent (no stat/digest changes); false if it does not fit. */
 bool zk_tree_load_node(zk_state *s, zk_node *n);
+/* Replaces a node's data bytes only (no stat/digest change; the node may move): returns its new address. */
+zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data);
+/* Pre-sizes the node table for n nodes (snapshot load). */
+void zk_tree_reserve(zk_state *s, size_t n);
 /* Allocates a detached node (stat zero) for loading. */
 zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl);
 /* Frees a detached node, dropping its ACL ref. */

@@ -433,3 +433,43 @@ Test(zk_multi, path_validation_table) {
     for (size_t i = 0; i < PK_ARRAY_LEN(bad); i++) cr_assert(!zk_path_valid(pk_slice_str(bad[i])), "bad %zu", i);
     cr_assert(!zk_path_valid((pk_slice){(const uint8_t *)"/a\0b", 4}));
 }
+
+Test(zk_multi, set_data_moves_node_safely) {
+    zkt t;
+    zkt_init(&t);
+    uint64_t sid = 0x0400000000000001ull;
+    zkt_session(&t, sid);
+    zkt_create(&t, 0, ZK_OP_CREATE, "/p", "", 0);
+    cr_assert_eq(zkt_create(&t, sid, ZK_OP_CREATE, "/p/e", "s", ZK_CREATE_EPHEMERAL), 0);
+    zkt_create(&t, 0, ZK_OP_CREATE, "/p/k", "s", 0);
+    zkt_create(&t, 0, ZK_OP_CREATE, "/p/k/g", "s", 0);
+    char big[3000];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    cr_assert_eq(zkt_set(&t, 0, "/p/e", big, -1, NULL), 0);
+    cr_assert_eq(zkt_set(&t, 0, "/p/k", big, -1, NULL), 0);
+    cr_assert_eq(zkt_set(&t, 0, "/", big, -1, NULL), 0);
+    cr_assert_eq(zkt_set(&t, 0, "/p/k", NULL, -1, NULL), 0);
+    struct wire_stat st;
+    cr_assert_eq(zkt_stat(&t, "/p/k", &st), 0);
+    cr_assert_eq(st.num_children, 1);
+    cr_assert_eq(st.version, 2);
+    pk_buf b, out;
+    pk_buf_init(&b);
+    pk_buf_init(&out);
+    struct wire_get_children_request g = {pk_slice_str("/p"), false};
+    wire_get_children_request_encode(&b, &g);
+    zk_read_result rr;
+    zk_read(t.s, &zkt_anon, 0, ZK_OP_GET_CHILDREN, pk_buf_slice(&b), &out, &rr);
+    cr_assert_eq(rr.err, 0);
+    cr_assert_eq(pk_get_u32(out.data), 2);
+    zk_state *r = round_trip(t.s);
+    zk_state_free(r);
+    zkt_close(&t, sid);
+    cr_assert_eq(zkt_stat(&t, "/p/e", &st), ZK_ERR_NO_NODE);
+    cr_assert_eq(zkt_delete(&t, 0, "/p/k/g", -1, NULL), 0);
+    cr_assert_eq(zkt_delete(&t, 0, "/p/k", -1, NULL), 0);
+    pk_buf_deinit(&b);
+    pk_buf_deinit(&out);
+    zkt_deinit(&t);
+}
