@@ -204,12 +204,14 @@ static int wal_reader_last_nonzero(wal_reader *r, uint64_t from, uint64_t *end_o
         int rc = wal_reader_get(r, off, n, &p);
         if (rc < 0) return rc;
         if (p == NULL) break;
-        for (size_t i = n; i > 0; i--) {
-            if (p[i - 1] != 0) {
-                end = off + i;
-                break;
-            }
+        size_t i = n;
+        for (; i >= 8; i -= 8) { /* skip zero words quickly, from the end */
+            uint64_t word;
+            memcpy(&word, p + i - 8, 8);
+            if (word != 0) break;
         }
+        for (; i > 0 && p[i - 1] == 0; i--) {}
+        if (i > 0) end = off + i;
         off += n;
     }
     *end_out = end;
