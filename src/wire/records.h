@@ -12,7 +12,8 @@
  * Invariants and ownership:
  *  - Decoded ustrings/buffers are zero-copy slices into the reader's input (valid while the input is).
  *    Null (-1) gives ptr == NULL (jute_is_null); empty gives ptr != NULL, len 0. Strings are NOT
- *    NUL-terminated and not UTF-8 checked; the zk layer validates paths.
+ *    NUL-terminated and not UTF-8 checked; the zk layer validates paths. kazoo sends an empty ustring as
+ *    null (-1): where a string is expected, treat null like "".
  *  - Decode never reads past the input; on any error every field of *out is zero/null and the error is
  *    sticky in the reader. A decoder does NOT require the input to end after the record (ZooKeeper ignores
  *    trailing bytes); check jute_reader_done() when you need that.
