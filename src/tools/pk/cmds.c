@@ -764,7 +764,7 @@ static void *raw_thread_main(void *arg) {
     PK_ASSERT(ctx != NULL);
     PK_ASSERT(ctx->raw_open);
     for (long i = 0; i < (1L << 40) && !ctx->raw_thread_stop; i++) {
-        int rc = pk_raw_poll(&ctx->raw, PK_MAX(ctx->raw.timeout_ms / 3, 100));
+        int rc = pk_raw_poll(&ctx->raw, 100);
         if (rc != ZOK && rc != ZOPERATIONTIMEOUT) {
             fprintf(stdout, "\nWATCHER::\n\nWatchedEvent state:Disconnected type:None path:null "
                             "(persistent watches lost)\n");

@@ -94,6 +94,7 @@ typedef struct pk_raw {
     int64_t session_id;
     int timeout_ms;
     int32_t xid;
+    int64_t last_send_ms; /* for pings: one every timeout/3 of silence */
     pthread_mutex_t mu;
     void (*on_event)(void *ctx, int type, int state, const char *path);
     void *event_ctx;

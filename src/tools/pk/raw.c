@@ -256,6 +256,7 @@ static int raw_call_locked(pk_raw *r, int32_t xid, int type, const uint8_t *req,
     if (req_len) pk_buf_append(&b, req, req_len);
     int rc = raw_write_all(r->fd, b.data, b.len);
     pk_buf_deinit(&b);
+    r->last_send_ms = pk_now_ms();
     int64_t deadline = pk_now_ms() + wait_ms;
     for (int i = 0; rc == ZOK && i < 100000; i++) {
         rc = raw_read_frame(r->fd, resp, deadline);
@@ -289,7 +290,7 @@ int pk_raw_call(pk_raw *r, int type, const uint8_t *req, size_t req_len, pk_buf 
     return rc;
 }
 
-/* Wait up to wait_ms for notifications, dispatch them, and ping; returns a ZooKeeper code. */
+/* Wait up to wait_ms for notifications and dispatch them; ping after timeout/3 of silence. */
 int pk_raw_poll(pk_raw *r, int wait_ms) {
     PK_ASSERT(r != NULL);
     PK_ASSERT(wait_ms >= 0);
@@ -309,7 +310,7 @@ int pk_raw_poll(pk_raw *r, int wait_ms) {
         if (rc == ZOK && !pk_raw_get_i32(&s, &rxid) && !pk_raw_get_i64(&s, &zxid) && !pk_raw_get_i32(&s, &err) &&
             rxid == RAW_XID_WATCH)
             raw_dispatch_event(r, s);
-    } else {
+    } else if (pk_now_ms() - r->last_send_ms >= r->timeout_ms / 3) {
         rc = raw_call_locked(r, RAW_XID_PING, ZOO_PING_OP, NULL, 0, &resp, r->timeout_ms);
     }
     pk_buf_deinit(&resp);

@@ -134,7 +134,7 @@ int pk_recipe_watch(pk_ctx *ctx, int argc, char **argv) {
         int sig = 0;
         for (long k = 0; k < (1L << 40) && rc == ZOK && !sig; k++) {
             if (max_runs && w.runs >= max_runs) break;
-            rc = pk_raw_poll(&r, PK_MAX(r.timeout_ms / 3, 100));
+            rc = pk_raw_poll(&r, 200);
             if (rc == ZOPERATIONTIMEOUT) rc = ZCONNECTIONLOSS;
             sig = pk_sig_drain();
             if (rc == ZOK && w.pending && !sig) {
