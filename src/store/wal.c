@@ -346,6 +346,21 @@ static int wal_later_all_zero(wal *w, wal_scan *s, size_t i, uint64_t x, bool *z
     return PK_OK;
 }
 
+/* Writes zeros over [from, to) of fd and fdatasyncs. */
+static int wal_zero_range(wal *w, int fd, uint64_t from, uint64_t to) {
+    PK_ASSERT(w != NULL && fd >= 0);
+    PK_ASSERT(from < to);
+    static const uint8_t zeros[4096];
+    int rc = PK_OK;
+    for (uint64_t off = from; off < to && rc == PK_OK;) {
+        size_t n = (size_t)PK_MIN((uint64_t)sizeof(zeros), to - off);
+        rc = w->d->ops->pwrite(w->d, fd, zeros, n, off);
+        off += n;
+    }
+    if (rc == PK_OK) rc = w->d->ops->fdatasync(w->d, fd);
+    return rc;
+}
+
 /* Zeroes the torn bytes [x, last) of segment i, syncs, and deletes the (all-zero) segments after it. */
 static int wal_cut_tail(wal *w, size_t i, uint64_t x, uint64_t last) {
     PK_ASSERT(w != NULL && i < w->seg_count);
@@ -355,13 +370,11 @@ static int wal_cut_tail(wal *w, size_t i, uint64_t x, uint64_t last) {
     int fd;
     int rc = w->d->ops->open(w->d, path, 0, &fd);
     if (rc < 0) return rc;
-    uint8_t zeros[4096] = {0};
-    for (uint64_t off = x; off < last && rc == PK_OK;) {
-        size_t n = (size_t)PK_MIN((uint64_t)sizeof(zeros), last - off);
-        rc = w->d->ops->pwrite(w->d, fd, zeros, n, off);
-        off += n;
-    }
-    if (rc == PK_OK) rc = w->d->ops->fdatasync(w->d, fd);
+    /* Two phases, so that a crash during the cut leaves something that still reads as a torn tail: first the
+     * bytes after the header (the header still bounds them), synced; then the header itself, synced. */
+    uint64_t hdr_end = PK_MIN(last, x + WAL_HDR_BYTES);
+    if (last > hdr_end) rc = wal_zero_range(w, fd, hdr_end, last);
+    if (rc == PK_OK) rc = wal_zero_range(w, fd, x, hdr_end);
     w->d->ops->close(w->d, fd);
     if (rc < 0) return rc;
     if (i + 1 == w->seg_count) return PK_OK;

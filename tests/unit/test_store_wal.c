@@ -755,3 +755,44 @@ Test(store_wal, posix_preallocated_torn_tail_and_corruption) {
     free(rs.v);
     tmpdir_free(dir);
 }
+
+Test(store_wal, crash_while_cutting_a_torn_tail) {
+    wal_options o = {.segment_bytes = 1 << 16, .max_record_bytes = 16384};
+    uint8_t big[12000];
+    memset(big, 0x77, sizeof(big));
+    for (uint64_t fail_at = 0; fail_at < 2; fail_at++) {
+        for (uint64_t seed = 1; seed <= 40; seed++) {
+            store_disk_mem *m = store_disk_mem_new();
+            store_disk *d = store_disk_mem_disk(m);
+            wal *w;
+            recs rs = {0};
+            char err[256];
+            pk_buf buf;
+            pk_buf_init(&buf);
+            cr_assert_eq(open_replay(d, MEMDIR, &o, &w, &rs, err, sizeof(err)), PK_OK);
+            encode_batch(&buf, 1, 3, 1);
+            cr_assert_eq(wal_write_sync(w, 1, pk_buf_slice(&buf)), PK_OK);
+            pk_buf_reset(&buf);
+            wal_record r = {.slot = 4, .round = 1, .node = 1, .value = {big, sizeof(big)}};
+            wal_encode(&buf, &r);
+            store_disk_mem_fail_after(m, STORE_MEM_OP_FDATASYNC, 0, PK_EIO, false);
+            cr_assert_eq(wal_write_sync(w, 4, pk_buf_slice(&buf)), PK_EIO);
+            wal_close(w);
+            store_disk_mem_crash_tear(m, 11000); /* a torn record spanning several 4 KiB zeroing writes */
+            store_disk_mem_fail_after(m, STORE_MEM_OP_FDATASYNC, fail_at, PK_EIO, false);
+            cr_assert_eq(open_replay(d, MEMDIR, &o, &w, &rs, err, sizeof(err)), PK_EIO);
+            wal_close(w);
+            store_disk_mem_fail_clear(m);
+            pk_prng pr;
+            pk_prng_seed(&pr, seed);
+            store_disk_mem_crash_random(m, &pr);
+            cr_assert_eq(open_replay(d, MEMDIR, &o, &w, &rs, err, sizeof(err)), PK_OK,
+                         "fail_at %" PRIu64 " seed %" PRIu64 ": %s", fail_at, seed, err);
+            cr_assert_eq(rs.n, 3);
+            wal_close(w);
+            pk_buf_deinit(&buf);
+            free(rs.v);
+            store_disk_mem_free(m);
+        }
+    }
+}
