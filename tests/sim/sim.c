@@ -82,8 +82,9 @@ static sim_msg *msg_pop_due(sim_world *w) {
     return top;
 }
 
-/* Returns a random network delay. */
+/* Returns a random network delay; a few messages take a long time (a slow link, a retransmission). */
 static uint64_t net_delay(sim_world *w) {
+    if (w->slow_pm && pk_prng_below(&w->prng, 1000) < w->slow_pm) return 50 + pk_prng_below(&w->prng, 600);
     return w->delay_min_ms + pk_prng_below(&w->prng, w->delay_max_ms - w->delay_min_ms + 1);
 }
 
@@ -192,17 +193,19 @@ static void fault_partition(sim_world *w, uint64_t until) {
     if (pk_prng_chance(&w->prng, 1, 2)) side[1 + pk_prng_below(&w->prng, w->n)] = true;
     else for (uint32_t i = 1; i <= w->n; i++) side[i] = pk_prng_chance(&w->prng, 1, 2);
     bool one_way = pk_prng_chance(&w->prng, 1, 5);
+    /* a bridge node that still talks to both sides (a non-transitive partition) */
+    uint32_t bridge = pk_prng_chance(&w->prng, 1, 4) ? 1 + (uint32_t)pk_prng_below(&w->prng, w->n) : 0;
     for (uint32_t a = 1; a <= w->n; a++)
         for (uint32_t b = 1; b <= w->n; b++)
-            w->blocked[a][b] = side[a] != side[b] && (!one_way || side[a]);
+            w->blocked[a][b] = side[a] != side[b] && (!one_way || side[a]) && a != bridge && b != bridge;
     w->partition_until = until;
     sim_fault(w);
     if (w->opt.trace) {
         char buf[64] = {0};
         size_t k = 0;
         for (uint32_t i = 1; i <= w->n; i++) buf[k++] = side[i] ? 'A' : 'b';
-        sim_trace(w, "PARTITION %s%s until %llu", buf, one_way ? " (one-way, A cannot send)" : "",
-                  (unsigned long long)until);
+        sim_trace(w, "PARTITION %s%s bridge n%u until %llu", buf, one_way ? " (one-way, A cannot send)" : "",
+                  bridge, (unsigned long long)until);
     }
 }
 
@@ -258,6 +261,7 @@ static void heal_all(sim_world *w) {
     w->healed = true;
     w->heal_at = w->now;
     w->heal_ev = w->ev_seq;
+    w->slow_pm = 0;
     sim_trace(w, "HEAL: every node up, network whole; liveness bound %llu ms",
               (unsigned long long)w->opt.liveness_ms);
 }
@@ -279,8 +283,9 @@ static void world_params(sim_world *w) {
     w->delay_min_ms = 1;
     w->delay_max_ms = 2 + (uint32_t)pk_prng_below(p, 15);
     if (!w->opt.faults) return;
-    w->drop_pm = (uint32_t)pk_prng_below(p, 60);
+    w->drop_pm = (uint32_t)pk_prng_below(p, 150);
     w->dup_pm = (uint32_t)pk_prng_below(p, 40);
+    w->slow_pm = (uint32_t)pk_prng_below(p, 30);
     w->crash_per_m = 100 + (uint32_t)pk_prng_below(p, 900);
     w->pause_per_m = (uint32_t)pk_prng_below(p, 500);
     w->part_per_m = 200 + (uint32_t)pk_prng_below(p, 1500);
@@ -338,7 +343,7 @@ void sim_options_default(sim_options *opt, uint64_t seed, uint32_t nodes) {
     opt->seed = seed;
     opt->nodes = nodes;
     opt->clients = 4;
-    opt->chaos_ms = 2000;
+    opt->chaos_ms = 4000;
     opt->liveness_ms = 4000;
     opt->faults = true;
 }
@@ -357,8 +362,8 @@ bool sim_run(const sim_options *opt, sim_result *res) {
     w->heap = pk_calloc(SIM_MAX_MSGS, sizeof *w->heap);
     w->history = pk_calloc(SIM_LIN_MAX_OPS, sizeof *w->history);
     world_params(w);
-    sim_trace(w, "seed %llu: %u nodes, %u clients, drop %u/1000, dup %u/1000, delay %u-%u ms",
-              (unsigned long long)opt->seed, w->n, opt->clients, w->drop_pm, w->dup_pm, w->delay_min_ms,
+    sim_trace(w, "seed %llu: %u nodes, %u clients, drop %u/1000, dup %u/1000, slow %u/1000, delay %u-%u ms",
+              (unsigned long long)opt->seed, w->n, opt->clients, w->drop_pm, w->dup_pm, w->slow_pm, w->delay_min_ms,
               w->delay_max_ms);
     for (uint32_t i = 0; i < w->n; i++) sim_node_init(w, &w->nodes[i], i + 1);
     for (uint32_t i = 0; i < opt->clients; i++) sim_client_init(w, &w->clients[i], i);

@@ -253,7 +253,12 @@ static void node_apply_chosen(sim_world *w, sim_node *n) {
 #endif
     for (uint64_t s = from; s <= to && !w->failed; s++) {
         px_entry e;
-        if (!px_chosen_get(n->px, s, &e)) return;
+        if (!px_chosen_get(n->px, s, &e)) {
+            if (!n->install_pending || s > n->install_slot)
+                sim_fail(w, "n%u: px reports chosen_to %llu but does not hold chosen slot %llu (applied %llu)", n->id,
+                         (unsigned long long)n->chosen_to, (unsigned long long)s, (unsigned long long)n->applied);
+            return;
+        }
         PK_ASSERT(e.slot == s);
         node_apply_one(w, n, s, &e);
         n->applied = s;
