@@ -375,10 +375,21 @@ bool sim_run(const sim_options *opt, sim_result *res) {
         if (w->healed && w->live_commit && converged(w)) break;
     }
     res->sim_ms = w->now;
-    if (!w->failed && !(w->live_commit && converged(w)))
-        sim_fail(w, "liveness: %s within %llu ms after healing", w->live_commit ? "replicas did not converge"
-                                                                               : "no new write committed",
-                 (unsigned long long)opt->liveness_ms);
+    if (!w->failed && !(w->live_commit && converged(w))) {
+        char nodes[600] = {0};
+        size_t k = 0;
+        for (uint32_t i = 0; i < w->n && k < sizeof nodes - 120; i++) {
+            const sim_node *n = &w->nodes[i];
+            k += (size_t)snprintf(nodes + k, sizeof nodes - k, " [n%u %s role=%d ballot=%llu.%u leader=%u chosen=%llu "
+                                  "applied=%llu ready=%d batches=%zu]", n->id, n->up ? "up" : "down", n->role,
+                                  (unsigned long long)n->ballot.round, n->ballot.node, n->leader_id,
+                                  (unsigned long long)n->chosen_to, (unsigned long long)n->applied, n->leader_ready,
+                                  n->batch_count);
+        }
+        sim_fail(w, "liveness: %s within %llu ms after healing;%s", w->live_commit ? "replicas did not converge"
+                                                                                  : "no new write committed",
+                 (unsigned long long)opt->liveness_ms, nodes);
+    }
     if (!w->failed) check_history(w);
     world_free(w);
     free(w);
