@@ -54,7 +54,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-enum { WAL_HDR_BYTES = 32, WAL_CHUNK_MIN = 1 << 20 };
+enum { WAL_HDR_BYTES = 32, WAL_CHUNK_BYTES = 4 << 20 };
 #define WAL_MAGIC 0x504B574Cu
 
 typedef struct wal_segment {
@@ -154,12 +154,18 @@ static void wal_seg_path(const wal *w, uint64_t name, char *out, size_t cap) {
     PK_ASSERT(rc == PK_OK); /* dir length was checked at open */
 }
 
-/* Makes [off, off + n) of the file available in the window; returns NULL if it extends past the file. */
+/* Makes [off, off + n) of the file available in the window (growing it for a big record); *out = NULL if
+ * that range extends past the end of the file. */
 static int wal_reader_get(wal_reader *r, uint64_t off, size_t n, const uint8_t **out) {
     PK_ASSERT(r != NULL && out != NULL);
-    PK_ASSERT(n <= r->cap);
+    PK_ASSERT(r->win_len <= r->cap);
     *out = NULL;
     if (off > r->size || n > r->size - off) return PK_OK;
+    if (n > r->cap) { /* a record larger than the window: bounded by max_record_bytes + header */
+        r->buf = pk_realloc(r->buf, n);
+        r->cap = n;
+        r->win_len = 0;
+    }
     if (off >= r->win_off && off + n <= r->win_off + r->win_len) {
         *out = r->buf + (off - r->win_off);
         return PK_OK;
@@ -445,7 +451,7 @@ int wal_replay(wal *w, int (*fn)(void *ctx, const wal_record *rec), void *ctx, c
     w->seg_count = 0;
     for (size_t i = 0; i < count; i++) wal_segs_push(w, names[i]);
     free(names);
-    size_t cap = PK_MAX((size_t)WAL_CHUNK_MIN, 2 * ((size_t)w->opt.max_record_bytes + WAL_HDR_BYTES) + 64);
+    size_t cap = WAL_CHUNK_BYTES;
     wal_scan *s = pk_calloc(1, sizeof(*s));
     s->r = (wal_reader){.d = w->d, .fd = -1, .buf = pk_malloc(cap), .cap = cap};
     s->fn = fn;
