@@ -317,3 +317,29 @@ Test(store_disk_mem, directory_entries_need_fsync_dir) {
     pk_buf_deinit(&b);
     store_disk_mem_free(mm);
 }
+
+Test(store_snap, enospc_keeps_previous_and_cleans_temp) {
+    store_disk_mem *mm = store_disk_mem_new();
+    store_disk *d = store_disk_mem_disk(mm);
+    cr_assert_eq(d->ops->mkdir(d, MEMDIR), PK_OK);
+    char err[512];
+    write_snap(d, MEMDIR, 1, 1000, 1);
+    store_disk_mem_set_capacity(mm, 50000);
+    uint8_t *p = payload_new(100000, 2);
+    cr_assert_eq(store_snap_write(d, MEMDIR, 2, (pk_slice){p, 100000}), PK_ENOSPC);
+    free(p);
+    cr_assert(!store_disk_mem_exists(mm, MEMDIR "/snap-00000000000000000002.tmp"));
+    expect_latest(d, MEMDIR, 1, 1000, 1, err, sizeof(err));
+    store_meta m = {.node_id = 1, .promised_round = 2, .promised_node = 1};
+    store_disk_mem_fail_after(mm, STORE_MEM_OP_PWRITE, 0, PK_ENOSPC, false);
+    cr_assert_eq(store_meta_write(d, MEMDIR, &m), PK_ENOSPC);
+    store_disk_mem_free(mm);
+}
+
+Test(store_snap, posix_enospc_maps_from_dev_full) {
+    store_disk *d = store_disk_posix();
+    int fd;
+    cr_assert_eq(d->ops->open(d, "/dev/full", 0, &fd), PK_OK);
+    cr_assert_eq(d->ops->pwrite(d, fd, "x", 1, 0), PK_ENOSPC);
+    cr_assert_eq(d->ops->close(d, fd), PK_OK);
+}
