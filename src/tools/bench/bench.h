@@ -23,6 +23,10 @@
 #include "wire/proto.h"
 #include "wire/records.h"
 
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
 #define BENCH_MAX_PIDS 8
 #define BENCH_MAX_SESSIONS 4096
 #define BENCH_RING_CAP 65536          /* in-flight requests per connection (power of two) */
@@ -93,6 +97,8 @@ uint64_t bench_now_ns(void);
 double bench_proc_cpu_s(const int *pids, uint32_t n);
 /* This process's own CPU time (user + system), seconds. */
 double bench_self_cpu_s(void);
+/* Busy CPU time of the whole machine (all CPUs, everything but idle and iowait) from /proc/stat, seconds. */
+double bench_machine_busy_s(void);
 
 /* ---- one client session ---- */
 
@@ -169,6 +175,7 @@ typedef struct bench_result {
     double window_s;         /* measured window length */
     double server_cpu_s;     /* over the window; < 0 when no PID was given */
     double client_cpu_s;     /* pk-bench's own CPU over the window */
+    double other_cpu_s;      /* the rest of the machine's busy CPU over the window (noise from others) */
     double probe_ms;         /* probe: time to the first served read */
     uint64_t events;         /* watch: notifications received in the window */
     bench_hist hist;         /* latency in the window */

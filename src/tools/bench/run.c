@@ -25,7 +25,7 @@ typedef struct bench_ctx {
     bool *is_dirty;
     uint64_t t_start, t_win_begin, t_win_end;
     bool in_window, stopping, window_done;
-    double cpu0, self0;
+    double cpu0, self0, busy0;
     pk_prng prng;
     /* fixed rate */
     uint64_t next_slot_ns;
@@ -221,6 +221,7 @@ static void on_open(bench_ctx *x, bench_conn *c, uint64_t now) {
     }
     if (o->workload == BENCH_WATCH) {
         if (c->index < o->watchers) send_get(x, c, x->paths[0], true, BENCH_K_WATCH_GET, now);
+        watch_maybe_fire(x, now);
         return;
     }
     if (o->rate > 0) return;   /* the schedule issues requests */
@@ -393,12 +394,15 @@ static void advance_window(bench_ctx *x, uint64_t now) {
         x->in_window = true;
         x->cpu0 = bench_proc_cpu_s(x->o->pids, x->o->pid_count);
         x->self0 = bench_self_cpu_s();
+        x->busy0 = bench_machine_busy_s();
         x->t_win_begin = now;
     }
     if (x->in_window && now >= x->t_win_end) {
         double cpu1 = bench_proc_cpu_s(x->o->pids, x->o->pid_count);
         x->res->server_cpu_s = (x->cpu0 >= 0 && cpu1 >= 0) ? cpu1 - x->cpu0 : -1;
         x->res->client_cpu_s = bench_self_cpu_s() - x->self0;
+        double busy = bench_machine_busy_s() - x->busy0;
+        x->res->other_cpu_s = busy - x->res->client_cpu_s - (x->res->server_cpu_s > 0 ? x->res->server_cpu_s : 0);
         x->res->window_s = (double)(now - x->t_win_begin) / 1e9;
         x->in_window = false;
         x->window_done = true;
@@ -408,8 +412,11 @@ static void advance_window(bench_ctx *x, uint64_t now) {
 
 /* True when no request is in flight on any session. */
 static bool all_idle(const bench_ctx *x) {
-    for (uint32_t i = 0; i < x->nconns; i++)
-        if (x->conns[i].fd >= 0 && x->conns[i].ring_len > 0) return false;
+    for (uint32_t i = 0; i < x->nconns; i++) {
+        const bench_conn *c = &x->conns[i];
+        if (c->fd < 0) continue;
+        if (c->ring_len > 0 || c->state == BENCH_C_CONNECTING || c->state == BENCH_C_HANDSHAKE) return false;
+    }
     return true;
 }
 

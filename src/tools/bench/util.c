@@ -123,3 +123,18 @@ void bench_node_path(const bench_opts *opts, uint64_t i, char *buf, size_t len) 
     int n = snprintf(buf, len, "%s/n%llu", opts->prefix, (unsigned long long)i);
     PK_ASSERT(n > 0 && (size_t)n < len);
 }
+
+/* Busy CPU time of the whole machine from the first line of /proc/stat, seconds (-1 if unreadable). */
+double bench_machine_busy_s(void) {
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == NULL) return -1;
+    unsigned long long v[8] = {0};
+    int got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                     &v[6], &v[7]);
+    fclose(f);
+    if (got != 8) return -1;
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];   /* minus idle (3), iowait (4) */
+    long hz = sysconf(_SC_CLK_TCK);
+    PK_ASSERT(hz > 0);
+    return (double)busy / (double)hz;
+}

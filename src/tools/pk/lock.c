@@ -213,19 +213,25 @@ static int hold_run(pk_ctx *ctx, contend *c, char **cmd, const hold_opts *ho, co
     int lost_after = ho->lost_after_ms > 0 ? ho->lost_after_ms : zoo_recv_timeout(ctx->conn.zh) * 2 / 3;
     int64_t down_since = 0, kill_at = 0;
     *lost = false;
+    bool node_gone = false;
+    struct Stat st;
+    if (zoo_exists(ctx->conn.zh, c->node, 1, &st) == ZNONODE) node_gone = true; /* watch our own node */
     for (long i = 0; i < (1L << 40) && !pk_child_reap(&ch); i++) {
         pk_wait_fds(&ctx->conn, -1, 100);
         int sig = pk_sig_drain();
         if (sig) pk_child_signal(&ch, sig); /* pass ^C / TERM on; we release when it exits */
         pk_event ev;
-        while (pk_conn_wait_event(&ctx->conn, &ev, 0) == 1) {
-        }
+        while (pk_conn_wait_event(&ctx->conn, &ev, 0) == 1)
+            if (ev.type == ZOO_DELETED_EVENT && strcmp(ev.path, c->node) == 0) node_gone = true;
         int64_t now = pk_now_ms();
         bool up = pk_conn_is_connected(&ctx->conn);
         down_since = up ? 0 : down_since ? down_since : now;
-        if (!*lost && (ctx->conn.expired || (down_since && now - down_since >= lost_after))) {
+        if (!*lost && (ctx->conn.expired || node_gone || (down_since && now - down_since >= lost_after))) {
             *lost = true;
-            fprintf(stderr, "pk: session %s; signalling the command\n", ctx->conn.expired ? "expired" : "lost");
+            fprintf(stderr, "pk: %s; signalling the command\n",
+                    ctx->conn.expired ? "session expired"
+                    : node_gone      ? "lock node deleted"
+                                     : "disconnected too long, session presumed lost");
             pk_child_signal(&ch, ho->signal);
             kill_at = now + ho->grace_ms;
         }
