@@ -27,7 +27,7 @@ static void pk_sim_on_abort(int sig) {
 static void usage(void) {
     fprintf(stderr, "usage: pk-sim --seed N [--nodes 3|5] [--trace]\n"
                     "       pk-sim --seeds N [--start S] [--nodes 3|5] [--stop-on-fail]\n"
-                    "options: --chaos-ms MS  --liveness-ms MS  --clients C  --no-faults\n");
+                    "options: --chaos-ms MS  --liveness-ms MS  --clients C  --no-faults  --own-disk (sim_disk, not disk_mem)\n");
 }
 
 /* Returns seconds of monotonic wall time (statistics only; the simulation itself never reads a clock). */
@@ -40,7 +40,7 @@ static double wall_s(void) {
 int main(int argc, char **argv) {
     uint64_t seed = 0, seeds = 0, start = 1, chaos_ms = 0, liveness_ms = 0;
     uint32_t nodes = 0, clients = 0;
-    bool one = false, trace = false, stop = false, faults = true;
+    bool one = false, trace = false, stop = false, faults = true, own_disk = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
@@ -54,6 +54,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--trace")) trace = true;
         else if (!strcmp(a, "--stop-on-fail")) stop = true;
         else if (!strcmp(a, "--no-faults")) faults = false;
+        else if (!strcmp(a, "--own-disk")) own_disk = true;
         else { usage(); return 2; }
     }
     if ((!one && seeds == 0) || (nodes != 0 && nodes != 3 && nodes != 5 && nodes != 1) || clients > 8) {
@@ -71,6 +72,7 @@ int main(int argc, char **argv) {
         sim_options_default(&opt, s, nn);
         opt.trace = trace;
         opt.faults = faults;
+        opt.own_disk = own_disk;
         if (chaos_ms) opt.chaos_ms = chaos_ms;
         if (liveness_ms) opt.liveness_ms = liveness_ms;
         if (clients) opt.clients = clients;

@@ -236,10 +236,10 @@ static void faults_tick(sim_world *w) {
             n->paused_until = w->now + 10 + pk_prng_below(p, 300);
             sim_trace(w, "n%u PAUSE until %llu", n->id, (unsigned long long)n->paused_until);
         }
-        if (n->disk.fail_countdown <= 0 && pk_prng_below(p, 1000000) < w->diskfault_per_m) {
+        if (!n->disk_armed && pk_prng_below(p, 1000000) < w->diskfault_per_m) {
             sim_fault(w);
             int err = pk_prng_chance(p, 1, 2) ? PK_EIO : PK_ENOSPC;
-            sim_disk_fail_after(&n->disk, 1 + (int64_t)pk_prng_below(p, 30), err);
+            sim_node_disk_arm(n, pk_prng_below(p, 30), err);
             sim_trace(w, "n%u disk fault armed (%s)", n->id, pk_strerror(err));
         }
     }
@@ -254,7 +254,7 @@ static void heal_all(sim_world *w) {
     w->drop_pm = w->dup_pm = 0;
     for (uint32_t i = 0; i < w->n; i++) {
         sim_node *n = &w->nodes[i];
-        n->disk.fail_countdown = 0;
+        sim_node_disk_disarm(n);
         n->paused_until = 0;
         if (!n->up) sim_node_start(w, n);
     }

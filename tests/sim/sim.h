@@ -33,6 +33,7 @@ typedef struct sim_options {
     uint64_t liveness_ms;    /* bound after healing for a new commit and convergence */
     bool trace;              /* print a readable trace to stdout */
     bool faults;             /* false: no faults at all (a smoke run) */
+    bool own_disk;           /* use the simulator's sim_disk instead of the store's disk_mem */
 } sim_options;
 
 typedef struct sim_result {

@@ -77,7 +77,9 @@ typedef struct sim_node {
     uint64_t restart_at, paused_until;
     int64_t clock_offset_ms;
     int32_t drift_ppm;
-    sim_disk disk;
+    sim_disk disk;            /* the simulator's own disk (--own-disk) */
+    struct store_disk_mem *dmem;  /* the store's in-memory disk (default) */
+    bool disk_armed;          /* a countdown fault is armed */
     wal *wal;
     px_replica *px;
     zk_state *zk;
@@ -200,6 +202,12 @@ void sim_node_init(sim_world *w, sim_node *n, uint32_t id);
 void sim_node_deinit(sim_node *n);
 /* Starts (or restarts) a node: recovers from its disk and steps PX_EV_START. */
 void sim_node_start(sim_world *w, sim_node *n);
+/* Returns the node's store_disk (the store's disk_mem, or the simulator's own). */
+store_disk *sim_node_disk(sim_node *n);
+/* Arms a disk fault: the (countdown+1)-th next mutating op fails with err. */
+void sim_node_disk_arm(sim_node *n, uint64_t countdown, int err);
+/* Cancels an armed disk fault. */
+void sim_node_disk_disarm(sim_node *n);
 /* Crashes a node: in-flight work lost, disk loses unsynced state; clients' outstanding ops become unknown. */
 void sim_node_crash(sim_world *w, sim_node *n);
 /* The node's local clock at the current global time. */

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "sim_int.h"
+#include "store/disk_mem.h"
 #include "wire/records.h"
 
 #define SIM_SNAP_EVERY 40
@@ -9,6 +10,24 @@
 #define SIM_CHAIN_HDR 24
 
 static void node_process(sim_world *w, sim_node *n, const px_update *u);
+
+store_disk *sim_node_disk(sim_node *n) {
+    PK_ASSERT(n != NULL);
+    return n->dmem ? store_disk_mem_disk(n->dmem) : &n->disk.disk;
+}
+
+void sim_node_disk_arm(sim_node *n, uint64_t countdown, int err) {
+    PK_ASSERT(err < 0);
+    if (n->dmem) store_disk_mem_fail_after(n->dmem, STORE_MEM_OP_MUTATING, countdown, err, false);
+    else sim_disk_fail_after(&n->disk, (int64_t)countdown + 1, err);
+    n->disk_armed = true;
+}
+
+void sim_node_disk_disarm(sim_node *n) {
+    if (n->dmem) store_disk_mem_fail_clear(n->dmem);
+    else n->disk.fail_countdown = 0;
+    n->disk_armed = false;
+}
 
 /* Returns the node's local clock: global time with drift and offset (monotonic). */
 uint64_t sim_node_clock(const sim_world *w, const sim_node *n) {
@@ -305,7 +324,7 @@ static void node_jobs(sim_world *w, sim_node *n) {
         int rc = PK_OK;
         if (j->has_promise) {
             store_meta m = {n->id, j->promise.round, j->promise.node};
-            rc = store_meta_write(&n->disk.disk, SIM_DIR, &m);
+            rc = store_meta_write(sim_node_disk(n), SIM_DIR, &m);
             if (rc) { node_disk_error(w, n, "store_meta_write", rc); return; }
         }
         if (j->entry_count > 0) {
@@ -391,7 +410,7 @@ static void node_install(sim_world *w, sim_node *n) {
     char err[256];
     int rc = node_snap_decode(n, pk_buf_slice(&n->install_bytes), &s, err, sizeof err);
     if (rc) { sim_fail(w, "n%u: snapshot from px does not deserialize: %s", n->id, err); return; }
-    rc = store_snap_write(&n->disk.disk, SIM_DIR, n->install_slot, pk_buf_slice(&n->install_bytes));
+    rc = store_snap_write(sim_node_disk(n), SIM_DIR, n->install_slot, pk_buf_slice(&n->install_bytes));
     if (rc) { zk_state_free(s); node_disk_error(w, n, "store_snap_write(install)", rc); return; }
     zk_state_free(n->zk);
     n->zk = s;
@@ -416,7 +435,7 @@ static void node_snapshot(sim_world *w, sim_node *n) {
     if (n->applied < n->snap_slot + SIM_SNAP_EVERY) return;
     uint64_t slot = n->applied;
     node_snap_encode(n, &n->snap);
-    int rc = store_snap_write(&n->disk.disk, SIM_DIR, slot, pk_buf_slice(&n->snap));
+    int rc = store_snap_write(sim_node_disk(n), SIM_DIR, slot, pk_buf_slice(&n->snap));
     if (rc) { node_disk_error(w, n, "store_snap_write", rc); return; }
     n->snap_slot = slot;
     px_event ev = {.kind = PX_EV_SNAPSHOT_TAKEN, .u.snapshot_taken = {slot, pk_buf_slice(&n->snap)}};
@@ -424,7 +443,7 @@ static void node_snapshot(sim_world *w, sim_node *n) {
     if (!n->up || n->dead_pending) return;
     rc = wal_drop_below(n->wal, slot + 1);
     if (rc) { node_disk_error(w, n, "wal_drop_below", rc); return; }
-    rc = store_snap_prune(&n->disk.disk, SIM_DIR, 2);
+    rc = store_snap_prune(sim_node_disk(n), SIM_DIR, 2);
     if (rc) node_disk_error(w, n, "store_snap_prune", rc);
 }
 
@@ -561,7 +580,7 @@ static void node_config(sim_world *w, sim_node *n, px_config *cfg) {
 
 /* Recovers durable state from disk into px_durable, zk and the WAL; false (node stays down) on error. */
 static bool node_recover(sim_world *w, sim_node *n, px_durable *dur) {
-    store_disk *d = &n->disk.disk;
+    store_disk *d = sim_node_disk(n);
     char err[256] = {0};
     store_meta meta = {0};
     int rc = d->ops->mkdir(d, SIM_DIR);
@@ -586,8 +605,9 @@ static bool node_recover(sim_world *w, sim_node *n, px_durable *dur) {
     wal_options wo = {SIM_SEGMENT_BYTES, 1 << 20};
     rc = wal_open(d, SIM_DIR, &wo, &n->wal);
     if (rc == PK_OK) rc = wal_replay(n->wal, node_replay_cb, n, err, sizeof err);
+    if (rc == PK_ECORRUPT) sim_fail(w, "n%u recovery: WAL: %s: %s", n->id, pk_strerror(rc), err);
     if (rc) {
-        sim_fail(w, "n%u recovery: WAL: %s: %s", n->id, pk_strerror(rc), err);
+        sim_trace(w, "n%u recovery: WAL: %s: %s (stays down)", n->id, pk_strerror(rc), err);
         return false;
     }
     dur->snapshot_slot = snap_slot;
@@ -657,7 +677,10 @@ void sim_node_crash(sim_world *w, sim_node *n) {
     zk_state_free(n->zk); n->zk = NULL;
     zk_prep_free(n->prep); n->prep = NULL;
     wal_close(n->wal); n->wal = NULL;
-    sim_disk_crash(&n->disk, &w->prng);
+    sim_node_disk_disarm(n);
+    if (n->dmem) store_disk_mem_crash_random(n->dmem, &w->prng);
+    else sim_disk_crash(&n->disk, &w->prng);
+    n->disk_armed = false;
     n->role = PX_FOLLOWER;
     n->leader_ready = false;
     n->install_pending = false;
@@ -672,6 +695,7 @@ void sim_node_init(sim_world *w, sim_node *n, uint32_t id) {
     memset(n, 0, sizeof *n);
     n->id = id;
     sim_disk_init(&n->disk);
+    if (!w->opt.own_disk) n->dmem = store_disk_mem_new();
     pk_buf_init(&n->snap);
     pk_buf_init(&n->install_bytes);
     pk_buf_init(&n->reply_tmp);
@@ -700,5 +724,6 @@ void sim_node_deinit(sim_node *n) {
     pk_buf_deinit(&n->install_bytes);
     pk_buf_deinit(&n->reply_tmp);
     sim_disk_deinit(&n->disk);
+    if (n->dmem) store_disk_mem_free(n->dmem);
     memset(n, 0, sizeof *n);
 }
