@@ -286,6 +286,7 @@ static void world_params(sim_world *w) {
     w->drop_pm = (uint32_t)pk_prng_below(p, 150);
     w->dup_pm = (uint32_t)pk_prng_below(p, 40);
     w->slow_pm = (uint32_t)pk_prng_below(p, 30);
+    w->leader_crash_pm = (uint32_t)pk_prng_below(p, 12);
     w->crash_per_m = 100 + (uint32_t)pk_prng_below(p, 900);
     w->pause_per_m = (uint32_t)pk_prng_below(p, 500);
     w->part_per_m = 200 + (uint32_t)pk_prng_below(p, 1500);

@@ -157,6 +157,7 @@ typedef struct sim_world {
     bool blocked[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
     uint64_t partition_until;
     uint32_t drop_pm, dup_pm, slow_pm, delay_min_ms, delay_max_ms;
+    uint32_t leader_crash_pm;    /* per 1000 proposals: the leader crashes right after proposing */
     uint32_t crash_per_m, pause_per_m, part_per_m, diskfault_per_m;   /* per million per ms */
     sim_slot_rec *slots;
     size_t slot_cap;

@@ -371,6 +371,12 @@ static void node_propose(sim_world *w, sim_node *n) {
             b->ballot = ballot;
             sim_trace(w, "n%u proposes slot %llu (%u txns%s)", n->id, (unsigned long long)u.propose_slot, b->count,
                       b->barrier ? ", barrier" : b->sync ? ", sync" : "");
+            if (!w->healed && w->leader_crash_pm && pk_prng_below(&w->prng, 1000) < w->leader_crash_pm) {
+                sim_fault(w);
+                sim_trace(w, "n%u will crash right after proposing", n->id);
+                n->dead_pending = true; /* crashes at the end of this tick, its Accepts in flight */
+                n->restart_at = w->now + 20 + pk_prng_below(&w->prng, 300);
+            }
         }
         px_propose_status st = u.propose_status;
         node_process(w, n, &u);
