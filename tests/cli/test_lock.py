@@ -68,8 +68,9 @@ def test_lock_fencing_with_expired_sessions(server):
         assert not e["ok"], e  # the stale holder's write was refused by its token
         assert e["signalled"], (e, [r for r in results if r[0] == "expire"])  # pk signalled the command
     assert sorted(r[1] for r in results if r[0] == "expire") == [8, 8, 8], results
-    for mode, code, err in results:  # and it was the server that told pk its session had expired
-        assert (mode == "expire") == ("pk: session expired; signalling the command" in err), (mode, code, err)
+    for mode, code, err in results:  # pk learnt it from the session's expiry or its node's deletion
+        lost = ("pk: session expired; signalling" in err) or ("pk: lock node deleted; signalling" in err)
+        assert (mode == "expire") == lost, (mode, code, err)
     assert [r[1] for r in results if r[0] == "normal"] == [0] * 21, results
     assert st["value"] == 21
     assert pk(server, "ls", lock).stdout == "[]\n"
@@ -101,3 +102,18 @@ def test_lock_wait_timeout_and_exit_code(server):
     r = pk(server, "lock", lock, "--", "sh", "-c", "echo $PK_LOCK_TOKEN; exit 7")
     assert r.returncode == 7 and int(r.stdout) > 0
     assert pk(server, "lock", lock).returncode == 2  # usage
+
+
+def test_lock_closed_session_reaches_client(server):
+    """After its session is closed, the client must be told (its connection closed, reconnect refused
+    as expired), not kept talking to a dead session."""
+    lock = "/locks/" + uuid.uuid4().hex[:8]
+    child = ("import os,signal,sys,time; sys.path.insert(0,%r); from pkt import expire_session; "
+             "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+             "assert expire_session(%r, int(os.environ['PK_LOCK_SESSION_ID'],16), "
+             "bytes.fromhex(os.environ['PK_LOCK_SESSION_PASSWD'])); time.sleep(2.5)" % (HERE, server.hostport))
+    for attempt in range(2):
+        r = pk(server, "--timeout-ms", "4000", "lock", "--export-session", "--grace-ms", "20000", lock, "--",
+               sys.executable, "-c", child)
+        assert r.returncode == 8, r.stderr
+        assert "pk: session expired" in r.stderr, r.stderr

@@ -2,6 +2,7 @@
 #include "tools/bench/bench.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 /* Creates path with data (world:anyone, persistent); an existing node is fine. Returns 0 or an error. */
 static int create_node(bench_conn *c, const char *path, pk_slice data) {
@@ -61,7 +62,12 @@ int bench_setup(const bench_opts *o) {
     if (o->workload == BENCH_CONNECT || o->workload == BENCH_PROBE) return 0;
     bench_conn c;
     bench_conn_init(&c, 0);
-    int rc = bench_conn_connect_sync(&c, o->host, o->port, 10000);
+    int rc = PK_EIO;
+    uint64_t deadline = bench_now_ns() + (uint64_t)(o->timeout_s * 1e9);
+    for (int i = 0; i < 100000 && rc < 0 && bench_now_ns() < deadline; i++) {
+        rc = bench_conn_connect_sync(&c, o->host, o->port, 2000);   /* a starting server may refuse */
+        if (rc < 0) usleep(20000);
+    }
     if (rc < 0) fprintf(stderr, "pk-bench: setup: cannot connect to %s:%u\n", o->host, o->port);
     uint8_t *value = pk_malloc(o->size ? o->size : 1);
     bench_fill_value(value, o->size);

@@ -133,7 +133,7 @@ double bench_machine_busy_s(void) {
                      &v[6], &v[7]);
     fclose(f);
     if (got != 8) return -1;
-    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];   /* minus idle (3), iowait (4) */
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6];   /* not idle (3), iowait (4), steal (7) */
     long hz = sysconf(_SC_CLK_TCK);
     PK_ASSERT(hz > 0);
     return (double)busy / (double)hz;

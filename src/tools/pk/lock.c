@@ -213,7 +213,7 @@ static int hold_run(pk_ctx *ctx, contend *c, char **cmd, const hold_opts *ho, co
     int lost_after = ho->lost_after_ms > 0 ? ho->lost_after_ms : zoo_recv_timeout(ctx->conn.zh) * 2 / 3;
     int64_t down_since = 0, kill_at = 0;
     *lost = false;
-    bool node_gone = false;
+    bool node_gone = false, told_expired = false;
     struct Stat st;
     if (zoo_exists(ctx->conn.zh, c->node, 1, &st) == ZNONODE) node_gone = true; /* watch our own node */
     for (long i = 0; i < (1L << 40) && !pk_child_reap(&ch); i++) {
@@ -236,6 +236,8 @@ static int hold_run(pk_ctx *ctx, contend *c, char **cmd, const hold_opts *ho, co
             kill_at = now + ho->grace_ms;
         }
         if (*lost && now >= kill_at) pk_child_signal(&ch, SIGKILL);
+        if (ctx->conn.expired && !told_expired && node_gone) fprintf(stderr, "pk: session expired\n");
+        told_expired = told_expired || ctx->conn.expired;
     }
     PK_ASSERT(ch.exited);
     if (*lost) return PK_EXIT_EXPIRED;
