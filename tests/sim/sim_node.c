@@ -538,6 +538,11 @@ void sim_node_on_request(sim_world *w, sim_node *n, const sim_msg *m) {
         return;
     }
     if (m->op == ZK_OP_SYNC) {
+#ifdef SIM_MUTANT_SYNC_LOCAL
+        /* ZooKeeper 3.8's behaviour (ZOOKEEPER-1675): answer sync from local state without a quorum round */
+        sim_reply(w, n->id, m->client, m->req_id, ZK_ERR_OK, zk_state_last_zxid(n->zk), 0, (pk_slice){0}, 0);
+        return;
+#endif
         sim_batch *b = node_batch_new(n);
         if (!b) { sim_reply(w, n->id, m->client, m->req_id, SIM_REP_RETRY, 0, 0, (pk_slice){0}, 0); return; }
         b->sync = true;
@@ -590,6 +595,20 @@ static bool node_recover(sim_world *w, sim_node *n, px_durable *dur) {
     char err[256] = {0};
     store_meta meta = {0};
     int rc = d->ops->mkdir(d, SIM_DIR);
+    if (w->opt.trace && rc == PK_OK) {
+        char **names = NULL;
+        size_t count = 0;
+        char line[512] = {0};
+        size_t k = 0;
+        if (d->ops->list(d, SIM_DIR, &names, &count) == PK_OK) {
+            for (size_t i = 0; i < count; i++) {
+                if (k < sizeof line - 80) k += (size_t)snprintf(line + k, sizeof line - k, " %s", names[i]);
+                free(names[i]);
+            }
+            free(names);
+        }
+        sim_trace(w, "n%u recovery: %zu files:%s", n->id, count, line);
+    }
     if (rc == PK_OK) rc = store_meta_read(d, SIM_DIR, &meta);
     if (rc == PK_ENOENT) rc = PK_OK;
     if (rc) { sim_trace(w, "n%u recovery: meta: %s", n->id, pk_strerror(rc)); return false; }
