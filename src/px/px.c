@@ -79,10 +79,10 @@ struct px_replica {
     pk_slice snap_bytes;
     uint64_t snap_slot;
     px_snap_out snap_out[PX_MAX_NODES];
+    pk_buf snap_own;            /* an installed snapshot px serves itself until the next SNAPSHOT_TAKEN */
     pk_buf snap_in;
     uint64_t snap_in_slot, snap_in_total;
     bool snap_in_done;
-    bool snap_in_free_next;
     /* step outputs */
     pk_buf arena;
     px_psend *psend;
@@ -261,11 +261,6 @@ static void step_begin(px_replica *r) {
     r->plist_len = 0;
     r->persist_promise_now = false;
     r->install_now = false;
-    if (r->snap_in_free_next) {
-        pk_buf_deinit(&r->snap_in);
-        pk_buf_init(&r->snap_in);
-        r->snap_in_free_next = false;
-    }
 }
 
 /* Fills the update from the step's outputs. */
@@ -465,7 +460,7 @@ static void leader_heartbeat(px_replica *r, uint64_t now) {
         become_follower(r, (px_ballot){0, 0}, now); /* cut off from a phase-2 quorum: step down */
         return;
     }
-    px_msg hb = {.type = PX_MSG_HEARTBEAT, .ballot = r->ballot, .chosen_to = r->chosen_to};
+    px_msg hb = {.type = PX_MSG_HEARTBEAT, .ballot = r->ballot, .slot = r->next_slot - 1, .chosen_to = r->chosen_to};
     broadcast(r, &hb);
     for (uint32_t i = 0; i < r->cfg.node_count; i++) {
         if (i == r->self_idx) continue;
@@ -503,13 +498,16 @@ static void rejoin_check(px_replica *r) {
     PK_ASSERT(!r->vote_blocked);
 }
 
-/* Follower: learns chosen-up-to `c` from the leader of ballot `b`; marks what it accepted under b. */
-static void learn_chosen(px_replica *r, px_ballot b, uint64_t c, uint64_t now) {
+/* Follower: learns chosen-up-to `c` (and the leader's last proposed slot `end`) from the leader of ballot `b`;
+ * marks chosen what it accepted under b. A replica that lost its disk votes again only once caught up to the
+ * leader's log end as learned after its restart: every slot it may have voted in before is chosen by then. */
+static void learn_chosen(px_replica *r, px_ballot b, uint64_t c, uint64_t end, uint64_t now) {
     if (!r->rejoin_known) {
         r->rejoin_known = true;
-        r->rejoin_target = c;
+        r->rejoin_target = PK_MAX(c, end);
     }
     if (c > r->leader_chosen_to) r->leader_chosen_to = c;
+    if (r->snap_in_done) return; /* a snapshot install is pending: the log moves on after it */
     uint64_t limit = PK_MIN(c, log_last(r));
     for (uint64_t s = r->chosen_to + 1; s <= limit; s++) {
         const px_slot *ls = log_at(r, s);
@@ -565,6 +563,7 @@ static void serve_catchup(px_replica *r, uint32_t idx, uint64_t from, uint64_t n
 static void on_catchup_entries(px_replica *r, uint32_t from, const px_msg *m, uint64_t now) {
     if (r->role == PX_LEADER) return; /* a leader holds everything from its phase 1 on */
     if (r->role == PX_CANDIDATE) become_follower(r, (px_ballot){0, 0}, now); /* retry once caught up */
+    if (r->snap_in_done) return; /* a snapshot install is pending */
     size_t cur = 0;
     px_entry e;
     for (uint32_t i = 0; i < m->entry_count && px_msg_entry_next(m, &cur, &e); i++) {
@@ -580,10 +579,6 @@ static void on_catchup_entries(px_replica *r, uint32_t from, const px_msg *m, ui
         r->chosen_to = e.slot;
     }
     if (m->chosen_to > r->leader_chosen_to && from == r->leader_id) r->leader_chosen_to = m->chosen_to;
-    if (!r->rejoin_known) {
-        r->rejoin_known = true;
-        r->rejoin_target = m->chosen_to;
-    }
     rejoin_check(r);
     r->catchup_sent = false;
     if (r->chosen_to < m->chosen_to && m->entry_count > 0) request_catchup(r, from, now);
@@ -594,7 +589,7 @@ static void on_snapshot_chunk(px_replica *r, uint32_t from, const px_msg *m) {
     if (m->total > PX_MAX_SNAPSHOT_BYTES || m->offset > m->total || m->value.len > m->total - m->offset) return;
     if (r->role == PX_LEADER) return;
     px_msg ack = {.type = PX_MSG_SNAPSHOT_ACK, .slot = m->slot};
-    if (m->slot <= r->chosen_to) {
+    if (m->slot <= r->chosen_to || r->snap_in_done) {
         ack.offset = m->total; /* already have this state: stop the transfer */
         send_msg(r, from, &ack, NULL, false);
         return;
@@ -740,7 +735,7 @@ static void on_accept(px_replica *r, uint32_t from, const px_msg *m, uint64_t no
     if (r->vote_blocked) {
         r->leader_id = from;
         r->leader_contact_ms = now;
-        learn_chosen(r, (px_ballot){0, 0}, m->chosen_to, now);
+        learn_chosen(r, (px_ballot){0, 0}, m->chosen_to, m->slot, now);
         return;
     }
     int c = px_ballot_cmp(m->ballot, r->promised);
@@ -763,7 +758,7 @@ static void on_accept(px_replica *r, uint32_t from, const px_msg *m, uint64_t no
     ensure_slot_durable(r, m->slot);
     px_msg a = {.type = PX_MSG_ACCEPTED, .ballot = m->ballot, .slot = m->slot};
     send_msg(r, from, &a, NULL, true);
-    if (c >= 0) learn_chosen(r, m->ballot, m->chosen_to, now);
+    if (c >= 0) learn_chosen(r, m->ballot, m->chosen_to, m->slot, now);
 }
 
 /* Leader: counts an Accepted. */
@@ -782,12 +777,12 @@ static void on_heartbeat(px_replica *r, uint32_t from, const px_msg *m, uint64_t
     if (r->vote_blocked) {
         r->leader_id = from;
         r->leader_contact_ms = now;
-        learn_chosen(r, (px_ballot){0, 0}, m->chosen_to, now);
+        learn_chosen(r, (px_ballot){0, 0}, m->chosen_to, m->slot, now);
         return;
     }
     if (px_ballot_cmp(m->ballot, r->promised) < 0) { send_nack(r, from, m->ballot); return; }
     follow(r, m->ballot, now);
-    learn_chosen(r, m->ballot, m->chosen_to, now);
+    learn_chosen(r, m->ballot, m->chosen_to, m->slot, now);
     px_msg a = {.type = PX_MSG_HEARTBEAT_ACK, .ballot = m->ballot, .chosen_to = r->chosen_to};
     send_msg(r, from, &a, NULL, false);
 }
@@ -879,6 +874,8 @@ static void on_snapshot_taken(px_replica *r, uint64_t slot, pk_slice bytes) {
     if (slot < r->snap_slot) return;
     r->snap_slot = slot;
     r->snap_bytes = bytes;
+    pk_buf_deinit(&r->snap_own); /* the caller's snapshot supersedes an installed one */
+    pk_buf_init(&r->snap_own);
     uint64_t keep = r->cfg.window_slots;
     if (slot > keep) log_compact(r, slot - keep);
 }
@@ -892,7 +889,13 @@ static void on_snapshot_installed(px_replica *r, uint64_t slot, uint64_t now) {
         r->chosen_to = slot;
     }
     r->snap_in_done = false;
-    r->snap_in_free_next = true;
+    if (slot >= r->snap_slot) { /* serve the installed snapshot to others: px keeps the bytes */
+        pk_buf_deinit(&r->snap_own);
+        r->snap_own = r->snap_in;
+        pk_buf_init(&r->snap_in);
+        r->snap_slot = slot;
+        r->snap_bytes = pk_buf_slice(&r->snap_own);
+    }
     rejoin_check(r);
     if (r->chosen_to < r->leader_chosen_to) request_catchup(r, r->leader_id, now);
 }
@@ -928,6 +931,7 @@ px_replica *px_replica_new(const px_config *config) {
     r->log_first = 1;
     pk_buf_init(&r->arena);
     pk_buf_init(&r->snap_in);
+    pk_buf_init(&r->snap_own);
     pk_buf_init(&r->msg_entries_scratch);
     return r;
 }
@@ -945,6 +949,7 @@ void px_replica_free(px_replica *r) {
     free(r->pout);
     pk_buf_deinit(&r->arena);
     pk_buf_deinit(&r->snap_in);
+    pk_buf_deinit(&r->snap_own);
     pk_buf_deinit(&r->msg_entries_scratch);
     free(r);
 }

@@ -154,6 +154,16 @@ bool px_quorum_ok(const px_config *config, int phase, uint32_t count);
  * persist step; nothing can be chosen before its own accept, persisted after the promise, is durable).
  * After PX_EV_START with snapshot_slot > 0, feed PX_EV_SNAPSHOT_TAKEN with the loaded snapshot so this
  * replica can serve lagging peers. Values passed to PX_EV_PROPOSE must be at most PX_MAX_VALUE_BYTES.
+ * Snapshot install: when an update has install_snapshot, the caller replaces its state machine with install_bytes
+ * (state at install_slot) and then steps PX_EV_SNAPSHOT_INSTALLED; until then px does not advance chosen_to. px
+ * keeps the installed bytes to serve other replicas until the next PX_EV_SNAPSHOT_TAKEN.
+ * Lost disk: px_durable.disk_lost makes the replica non-voting until it has caught up to the leader's log end
+ * as learned after the restart (the last slot the leader had proposed: every slot this replica may have voted
+ * in before is at or below it). The caller must keep the "disk lost" fact durable and pass disk_lost=true again
+ * on every restart until px_replica_status() reports vote_blocked == false (a replica restarting while still
+ * blocked must not vote either).
+ * Leader stickiness: an acceptor ignores a Prepare while it heard the current leader within election_timeout_ms.
+ * A leader steps down when fewer than a phase-2 quorum (itself included) answered within election_timeout_ms.
  */
 #define PX_MAX_VALUE_BYTES (16u << 20)      /* one log value (a batch of commands) */
 #define PX_MAX_LOG_SLOTS (1u << 20)         /* retained log span; the caller must snapshot to go on */
@@ -171,7 +181,7 @@ typedef enum px_msg_type {
     PX_MSG_NACK = 3,            /* ballot = the rejected ballot, promised = the higher promise */
     PX_MSG_ACCEPT = 4,          /* ballot, slot, chosen_to, value */
     PX_MSG_ACCEPTED = 5,        /* ballot, slot */
-    PX_MSG_HEARTBEAT = 6,       /* ballot, chosen_to */
+    PX_MSG_HEARTBEAT = 6,       /* ballot, slot = the leader's last proposed slot, chosen_to */
     PX_MSG_HEARTBEAT_ACK = 7,   /* ballot, chosen_to (the follower's) */
     PX_MSG_CATCHUP_REQ = 8,     /* slot = first slot wanted */
     PX_MSG_CATCHUP_ENTRIES = 9, /* ballot (sender's), chosen_to (sender's), entries (chosen, ascending) */

@@ -16,7 +16,7 @@ static px_msg sample(uint8_t type) {
     case PX_MSG_NACK: m.ballot = (px_ballot){1, 1}; m.promised = (px_ballot){5, 3}; break;
     case PX_MSG_ACCEPT: m.ballot = (px_ballot){7, 1}; m.slot = 44; m.chosen_to = 40; m.value = pk_slice_str("batch"); break;
     case PX_MSG_ACCEPTED: m.ballot = (px_ballot){7, 1}; m.slot = 44; break;
-    case PX_MSG_HEARTBEAT: m.ballot = (px_ballot){7, 1}; m.chosen_to = 1ull << 40; break;
+    case PX_MSG_HEARTBEAT: m.ballot = (px_ballot){7, 1}; m.slot = 3; m.chosen_to = 1ull << 40; break;
     case PX_MSG_HEARTBEAT_ACK: m.ballot = (px_ballot){7, 1}; m.chosen_to = 77; break;
     case PX_MSG_CATCHUP_REQ: m.slot = 5; break;
     case PX_MSG_CATCHUP_ENTRIES: m.ballot = (px_ballot){7, 1}; m.chosen_to = 8; m.entry_count = 3; break;
