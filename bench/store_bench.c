@@ -117,7 +117,7 @@ static void bench_snap(store_disk *d, const char *root, size_t mib) {
 /* Runs every case. */
 int main(int argc, char **argv) {
     char root[4096];
-    bool made = argc < 2;
+    bool made = argc < 2 || argv[1][0] == '\0';
     if (made) {
         snprintf(root, sizeof(root), "/tmp/pk-store-bench-XXXXXX");
         PK_ASSERT(mkdtemp(root) != NULL);
