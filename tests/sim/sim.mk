@@ -27,7 +27,7 @@ TEST_TARGETS += test-sim
 # name:flag pairs; each build must make pk-sim fail (exit nonzero) within MUTANT_SEEDS seeds.
 SIM_MUTANTS := accept:PX_MUTANT_ACCEPT_BELOW_PROMISE adopt:PX_MUTANT_ADOPT_NOT_HIGHEST \
                chosen:PX_MUTANT_CHOSEN_WITHOUT_QUORUM noop:PX_MUTANT_SKIP_NOOP_FILL \
-               reply:SIM_MUTANT_REPLY_BEFORE_FSYNC order:SIM_MUTANT_APPLY_OUT_OF_ORDER
+               reply:SIM_MUTANT_REPLY_BEFORE_FSYNC order:SIM_MUTANT_APPLY_OUT_OF_ORDER sync:SIM_MUTANT_SYNC_LOCAL
 
 test-mutants:
 	@set -e; for m in $(SIM_MUTANTS); do \
