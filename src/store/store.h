@@ -11,7 +11,7 @@
  *     (the state machine's serialized state, opaque here), written to a temp file, fsynced, renamed, dir fsynced.
  *
  * Recovery rules: a torn or partially written record at the very end of the last segment is cut off
- * (truncated) and recovery proceeds; a bad record anywhere else (middle of the log, or followed by valid
+ * (overwritten with zeros, synced; wal_replay then returns PK_OK with a note in errmsg) and recovery proceeds; a bad record anywhere else (middle of the log, or followed by valid
  * data) is corruption: recovery stops with PK_ECORRUPT and a message naming the file and offset.
  * A failed write or fsync returns an error; the caller must stop the process (never retry an fsync).
  *

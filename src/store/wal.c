@@ -434,7 +434,13 @@ static int wal_scan_all(wal *w, wal_scan *s, uint64_t *end_off) {
         wal_scan_close(w, s);
         if (rc < 0) return rc;
         if (!zero) return PK_ECORRUPT;
-        return wal_cut_tail(w, i, x, last);
+        wal_seg_path(w, w->segs[i].name, s->path, sizeof(s->path));
+        rc = wal_cut_tail(w, i, x, last);
+        if (rc == PK_OK)
+            store_errmsg(s->errmsg, s->errmsg_len, "wal: cut a torn tail of %" PRIu64 " bytes at %s offset %" PRIu64,
+                         last - x, s->path, x);
+        else store_errmsg(s->errmsg, s->errmsg_len, "wal: cutting the torn tail of %s: %s", s->path, pk_strerror(rc));
+        return rc;
     }
     return PK_OK;
 }

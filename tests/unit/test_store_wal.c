@@ -313,6 +313,8 @@ static void torn_tail_every_offset(size_t synced_batches, bool want_roll) {
         cr_assert_eq(open_replay(d, MEMDIR, &small_opts, &w, &rs, err, sizeof(err)), PK_OK, "keep %zu: %s", keep, err);
         size_t whole = 0;
         for (size_t i = 0; i < 3; i++) whole += rec_end[i] <= keep;
+        bool cut = keep > 0 && keep != rec_end[0] && keep != rec_end[1] && keep != rec_end[2];
+        cr_assert_eq(strstr(err, "cut a torn tail") != NULL, cut, "keep %zu: '%s'", keep, err);
         cr_assert_eq(rs.n, next - 1 + whole, "keep %zu: got %zu records", keep, rs.n);
         for (size_t i = 0; i < rs.n; i++) check_rec(&rs.v[i], i + 1, 1);
         /* appends after the cut are clean */
