@@ -842,3 +842,36 @@ Test(store_wal, records_larger_than_the_read_window) {
     }
     free(v);
 }
+
+Test(store_wal, damaged_last_record_of_an_earlier_segment_is_corruption) {
+    store_disk_mem *m = store_disk_mem_new();
+    store_disk *d = store_disk_mem_disk(m);
+    wal *w;
+    recs rs = {0};
+    char err[512];
+    pk_buf buf;
+    pk_buf_init(&buf);
+    cr_assert_eq(open_replay(d, MEMDIR, &small_opts, &w, &rs, err, sizeof(err)), PK_OK);
+    uint64_t next = 1;
+    write_batches(w, &buf, &next, 40, 1);
+    wal_close(w);
+    const char *seg1 = MEMDIR "/wal-00000000000000000001.log";
+    cr_assert_eq(store_disk_mem_read_file(m, seg1, &buf), PK_OK);
+    size_t off = 0, last = 0, count = 0;
+    while (off + 32 <= buf.len && pk_get_u32(buf.data + off) != 0) { /* walk the records of segment 1 */
+        last = off;
+        off += 32 + pk_get_u32(buf.data + off + 8);
+        count++;
+    }
+    cr_assert_gt(count, 2);
+    cr_assert_eq(store_disk_mem_corrupt(m, seg1, last + 33, 0x08), PK_OK);
+    cr_assert_eq(open_replay(d, MEMDIR, &small_opts, &w, &rs, err, sizeof(err)), PK_ECORRUPT);
+    char want[128];
+    snprintf(want, sizeof(want), "%s offset %zu: bad record followed by data in later segment", seg1, last);
+    cr_assert(strstr(err, want) != NULL, "%s", err);
+    cr_assert_eq(rs.n, count - 1);
+    wal_close(w);
+    pk_buf_deinit(&buf);
+    free(rs.v);
+    store_disk_mem_free(m);
+}
