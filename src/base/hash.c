@@ -14,8 +14,8 @@ uint64_t pk_hash64(const void *p, size_t n, uint64_t seed) {
     const uint8_t *s = p;
     uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
     while (n >= 8) {
-        uint64_t v;
-        memcpy(&v, s, 8);
+        uint64_t v = 0; /* little-endian load: the same value on every machine (compilers emit one mov) */
+        for (int i = 7; i >= 0; i--) v = (v << 8) | s[i];
         h = mix64(h ^ v) * 0x9e3779b97f4a7c15ULL;
         s += 8; n -= 8;
     }
