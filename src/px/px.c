@@ -34,6 +34,7 @@ typedef struct px_snap_out {
     uint64_t sent_ms;
 } px_snap_out;
 
+#define PX_TOKEN_WINDOW 65536u /* tokens that may be reported ahead of the oldest unreported one */
 #define PX_MAX_SENDS_PER_STEP (PX_MAX_NODES * (PX_MAX_MSG_ENTRIES + 8))
 
 struct px_replica {
@@ -57,7 +58,9 @@ struct px_replica {
     uint64_t log_first;
     uint64_t chosen_to;
     /* persistence */
-    uint64_t next_token, durable_token, step_id;
+    uint64_t next_token, step_id;
+    uint64_t durable_token;     /* every token <= this was reported PERSISTED */
+    uint8_t reported[PX_TOKEN_WINDOW / 8]; /* tokens above durable_token reported out of order (bit t % window) */
     /* proposer */
     uint32_t p1_acks;           /* peer bitmask */
     uint64_t p1_next[PX_MAX_NODES]; /* per peer: start of the next Promise chunk expected */
@@ -900,6 +903,22 @@ static void on_snapshot_installed(px_replica *r, uint64_t slot, uint64_t now) {
     if (r->chosen_to < r->leader_chosen_to) request_catchup(r, r->leader_id, now);
 }
 
+/* PERSISTED(t): marks token t durable and advances the watermark over every contiguous reported token. */
+static void on_persisted(px_replica *r, uint64_t t) {
+    PK_ASSERT(t > 0 && t < r->next_token);
+    if (t <= r->durable_token) return; /* reported twice */
+    PK_ASSERT(t - r->durable_token <= PX_TOKEN_WINDOW);
+    r->reported[(t % PX_TOKEN_WINDOW) / 8] |= (uint8_t)(1u << (t % 8));
+    for (uint32_t guard = 0; guard < PX_TOKEN_WINDOW; guard++) {
+        uint64_t n = r->durable_token + 1;
+        uint8_t *byte = &r->reported[(n % PX_TOKEN_WINDOW) / 8];
+        if (!(*byte & (1u << (n % 8)))) break;
+        *byte = (uint8_t)(*byte & ~(1u << (n % 8)));
+        r->durable_token = n;
+    }
+    PK_ASSERT(r->durable_token < r->next_token);
+}
+
 /* Returns the earliest time the caller must call TICK. */
 static uint64_t next_deadline(const px_replica *r, uint64_t now) {
     uint64_t d = r->role == PX_LEADER ? r->next_heartbeat_ms : r->election_deadline_ms;
@@ -966,8 +985,7 @@ void px_step(px_replica *r, const px_event *ev, px_update *out) {
     case PX_EV_START: on_start(r, ev->u.start, now); break;
     case PX_EV_MESSAGE: on_message(r, ev->u.message.from, ev->u.message.bytes, now); break;
     case PX_EV_PERSISTED:
-        PK_ASSERT(ev->u.persisted.token < r->next_token);
-        if (ev->u.persisted.token > r->durable_token) r->durable_token = ev->u.persisted.token;
+        on_persisted(r, ev->u.persisted.token);
         phase1_check(r, now);
         leader_try_choose(r);
         break;

@@ -146,8 +146,10 @@ bool px_quorum_ok(const px_config *config, int phase, uint32_t count);
 
 /* ---- additions (px owner): limits, token semantics, message codec, introspection ----
  *
- * Persist tokens increase with every update that persists something; PX_EV_PERSISTED(t) means every update
- * with a token <= t is durable (persist in order, as a group-commit pipeline naturally does). An update whose
+ * Persist tokens increase with every update that persists something; PX_EV_PERSISTED(t) means the persist step
+ * of the update with token t is durable. Report every token exactly once, in any order (at most 65536 ahead of
+ * the oldest unreported one); px counts state as durable once its token and all earlier ones were reported
+ * (a promise-only update written synchronously may be reported at once). An update whose
  * after_persist sends reveal state that is not durable yet always re-lists that state in its own persist step,
  * so a caller may send after_persist messages as soon as *this* update's persist step is durable.
  * A replica with node_count 1 is leader right in the update of PX_EV_START (its promise is in that update's

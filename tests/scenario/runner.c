@@ -319,8 +319,9 @@ static void step(node *n, px_event ev) {
 /* Makes every pending persist of node n durable, releases held sends, and reports PERSISTED. */
 static void persist_node(node *n) {
     if (!n->up || n->pend_count == 0) return;
-    uint64_t last = 0;
-    for (size_t i = 0; i < n->pend_count; i++) {
+    uint64_t last = 0, tokens[MAX_PENDING];
+    size_t count = n->pend_count;
+    for (size_t i = 0; i < count; i++) {
         pending *p = &n->pend[i];
         if (p->has_promise) n->promised = p->promise;
         for (size_t k = 0; k < p->count; k++) durable_put(n, &p->entries[k]);
@@ -329,11 +330,13 @@ static void persist_node(node *n) {
             p->sends[k].bytes = NULL;
         }
         last = p->token;
+        tokens[i] = p->token;
         pending_free(p);
     }
     n->pend_count = 0;
     outf("%u: durable (token %llu)\n", n->id, (unsigned long long)last);
-    step(n, (px_event){.kind = PX_EV_PERSISTED, .u.persisted.token = last});
+    for (size_t i = 0; i < count; i++) /* every token is reported, in order */
+        step(n, (px_event){.kind = PX_EV_PERSISTED, .u.persisted.token = tokens[i]});
 }
 
 /* Starts (or restarts) node n from its durable state. */

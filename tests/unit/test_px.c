@@ -101,15 +101,22 @@ Test(px_single, start_propose_persist_chosen) {
     cr_assert(pk_slice_eq(e.value, pk_slice_str("hello")));
     cr_assert(!px_chosen_get(r, 2, &e));
 
-    /* window of 4 */
+    /* window of 4; tokens reported out of order: chosen only up to the first unreported one */
+    uint64_t tok[4];
     for (int i = 0; i < 4; i++) {
         step(r, (px_event){.kind = PX_EV_PROPOSE, .now_ms = 3, .u.propose.value = pk_slice_str("v")}, &u);
         cr_assert_eq(u.propose_status, PX_PROPOSE_OK);
+        tok[i] = u.persist_token;
     }
-    uint64_t t5 = u.persist_token;
     step(r, (px_event){.kind = PX_EV_PROPOSE, .now_ms = 3, .u.propose.value = pk_slice_str("v")}, &u);
     cr_assert_eq(u.propose_status, PX_PROPOSE_FULL);
-    step(r, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 4, .u.persisted.token = t5}, &u);
+    step(r, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 4, .u.persisted.token = tok[3]}, &u);
+    cr_assert_eq(u.chosen_to, 1u, "slot 5's token reported, but slots 2..4 are not durable yet");
+    step(r, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 4, .u.persisted.token = tok[1]}, &u);
+    cr_assert_eq(u.chosen_to, 1u);
+    step(r, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 4, .u.persisted.token = tok[0]}, &u);
+    cr_assert_eq(u.chosen_to, 3u, "slots 2 and 3 durable");
+    step(r, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 4, .u.persisted.token = tok[2]}, &u);
     cr_assert_eq(u.chosen_to, 5u);
     step(r, (px_event){.kind = PX_EV_TICK, .now_ms = 1000}, &u);
     cr_assert_eq(u.role, PX_LEADER, "an ensemble of one never steps down");

@@ -169,8 +169,9 @@ static void fz_pend_free(fz_pend *p) {
 static void fz_persist(uint32_t id) {
     fz_node *n = &W->nodes[id];
     if (!n->up || n->npend == 0) return;
-    uint64_t last = 0;
-    for (size_t i = 0; i < n->npend; i++) {
+    uint64_t last = 0, tokens[FZ_PEND];
+    size_t count = n->npend;
+    for (size_t i = 0; i < count; i++) {
         fz_pend *p = &n->pend[i];
         if (p->has_promise) n->promised = p->promise;
         for (size_t k = 0; k < p->count; k++) {
@@ -187,10 +188,18 @@ static void fz_persist(uint32_t id) {
             p->sends[k].bytes = NULL;
         }
         last = p->token;
+        tokens[i] = p->token;
         fz_pend_free(p);
     }
     n->npend = 0;
-    fz_step(id, (px_event){.kind = PX_EV_PERSISTED, .u.persisted.token = last});
+    (void)last;
+    for (size_t i = count; i > 1; i--) { /* report in any order (a caller may report promise-only updates early) */
+        size_t j = (size_t)pk_prng_below(&W->rng, i);
+        uint64_t t = tokens[i - 1];
+        tokens[i - 1] = tokens[j];
+        tokens[j] = t;
+    }
+    for (size_t i = 0; i < count; i++) fz_step(id, (px_event){.kind = PX_EV_PERSISTED, .u.persisted.token = tokens[i]});
 }
 
 /* Starts node id from its durable state. */
