@@ -298,6 +298,7 @@ int pk_raw_poll(pk_raw *r, int wait_ms) {
     struct pollfd pf = {.fd = r->fd, .events = POLLIN};
     int pr = poll(&pf, 1, wait_ms);
     pthread_mutex_lock(&r->mu);
+    if (pr > 0) pr = poll(&pf, 1, 0); /* a call may have read it while we waited for the lock */
     pk_buf resp;
     pk_buf_init(&resp);
     int rc = ZOK;
