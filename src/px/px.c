@@ -34,6 +34,7 @@ typedef struct px_snap_out {
     uint64_t sent_ms;
 } px_snap_out;
 
+#define PX_MAX_AHEAD_SLOTS 65536u /* an acceptor holds accepts at most this far past window + chosen_to */
 #define PX_TOKEN_WINDOW 65536u /* tokens that may be reported ahead of the oldest unreported one */
 #define PX_MAX_SENDS_PER_STEP (PX_MAX_NODES * (PX_MAX_MSG_ENTRIES + 8))
 
@@ -266,8 +267,17 @@ static void step_begin(px_replica *r) {
     r->install_now = false;
 }
 
+/* Orders two slot numbers for qsort. */
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Fills the update from the step's outputs. */
 static void step_end(px_replica *r, px_update *out) {
+    bool sorted = true;
+    for (size_t i = 1; i < r->plist_len && sorted; i++) sorted = r->plist[i - 1] < r->plist[i];
+    if (!sorted) qsort(r->plist, r->plist_len, sizeof *r->plist, cmp_u64); /* persist_entries ascend by slot */
     out->persist_promise = r->persist_promise_now;
     out->promise = r->promised;
     if (r->plist_len > r->pout_cap) {
@@ -307,6 +317,7 @@ static void step_end(px_replica *r, px_update *out) {
 
 /* Becomes a follower of ballot `b` (leader b.node, or unknown when b is none). */
 static void become_follower(px_replica *r, px_ballot b, uint64_t now) {
+    PK_ASSERT(b.node <= 255);
     r->role = PX_FOLLOWER;
     r->ballot = b;
     r->leader_id = b.node;
@@ -314,6 +325,7 @@ static void become_follower(px_replica *r, px_ballot b, uint64_t now) {
     r->election_deadline_ms = now + election_timeout(r);
     r->p1_acks = 0;
     r->catchup_sent = false;
+    PK_ASSERT(r->election_deadline_ms > now);
 }
 
 /* True when this replica heard from a live leader (other than `except`) within the election timeout. */
@@ -448,6 +460,7 @@ static void leader_try_choose(px_replica *r) {
         if (!px_quorum_ok(&r->cfg, 2, acks)) break;
         r->chosen_to = s;
     }
+    PK_ASSERT(r->role == PX_LEADER);
     PK_ASSERT(r->next_slot > r->chosen_to);
 }
 
@@ -509,6 +522,7 @@ static void learn_chosen(px_replica *r, px_ballot b, uint64_t c, uint64_t end, u
         r->rejoin_known = true;
         r->rejoin_target = PK_MAX(c, end);
     }
+    PK_ASSERT(r->role == PX_FOLLOWER);
     if (c > r->leader_chosen_to) r->leader_chosen_to = c;
     if (r->snap_in_done) return; /* a snapshot install is pending: the log moves on after it */
     uint64_t limit = PK_MIN(c, log_last(r));
@@ -517,6 +531,7 @@ static void learn_chosen(px_replica *r, px_ballot b, uint64_t c, uint64_t end, u
         if (!ls || !ls->has || px_ballot_cmp(ls->ballot, b) != 0) break;
         r->chosen_to = s;
     }
+    PK_ASSERT(r->chosen_to <= log_last(r)); /* chosen slots are held (or compacted) */
     rejoin_check(r);
     if (r->chosen_to < r->leader_chosen_to &&
         (!r->catchup_sent || now - r->catchup_sent_ms >= r->cfg.heartbeat_interval_ms))
@@ -538,6 +553,8 @@ static void send_snapshot_chunk(px_replica *r, uint32_t idx, uint64_t now) {
 
 /* Serves a catch-up request: chosen entries from `from` on, or a snapshot if they were compacted. */
 static void serve_catchup(px_replica *r, uint32_t idx, uint64_t from, uint64_t now) {
+    PK_ASSERT(idx < r->cfg.node_count && idx != r->self_idx);
+    PK_ASSERT(r->log_first <= r->chosen_to + 1);
     if (from == 0 || from > r->chosen_to) return;
     if (from < r->log_first) {
         if (r->snap_slot >= from && r->snap_bytes.len > 0) {
@@ -580,7 +597,9 @@ static void on_catchup_entries(px_replica *r, uint32_t from, const px_msg *m, ui
             persist_slot(r, e.slot);
         }
         r->chosen_to = e.slot;
+        PK_ASSERT(log_at(r, e.slot) && log_at(r, e.slot)->has);
     }
+    PK_ASSERT(r->role == PX_FOLLOWER);
     if (m->chosen_to > r->leader_chosen_to && from == r->leader_id) r->leader_chosen_to = m->chosen_to;
     rejoin_check(r);
     r->catchup_sent = false;
@@ -667,6 +686,8 @@ static void send_promise_chunks(px_replica *r, uint32_t to, px_msg *p) {
 
 /* Acceptor: handles Prepare(b, from_slot). */
 static void on_prepare(px_replica *r, uint32_t from, const px_msg *m, uint64_t now) {
+    PK_ASSERT(m->type == PX_MSG_PREPARE);
+    PK_ASSERT(from != r->cfg.self_id);
     if (m->ballot.node != from || r->vote_blocked) return;
     int c = px_ballot_cmp(m->ballot, r->promised);
     if (c < 0) { send_nack(r, from, m->ballot); return; }
@@ -679,6 +700,7 @@ static void on_prepare(px_replica *r, uint32_t from, const px_msg *m, uint64_t n
         r->leader_id = 0;
     }
     ensure_promise_durable(r);
+    PK_ASSERT(px_ballot_cmp(r->promised, m->ballot) == 0);
     px_msg p = {.type = PX_MSG_PROMISE, .ballot = m->ballot, .slot = m->slot, .chosen_to = r->chosen_to};
     if (m->slot < r->log_first) { /* compacted slots: the candidate must catch up first */
         p.flags = PX_PROMISE_INCOMPLETE;
@@ -690,6 +712,8 @@ static void on_prepare(px_replica *r, uint32_t from, const px_msg *m, uint64_t n
 
 /* Candidate: handles a Promise for its ballot. */
 static void on_promise(px_replica *r, uint32_t from, int idx, const px_msg *m, uint64_t now) {
+    PK_ASSERT(m->type == PX_MSG_PROMISE);
+    PK_ASSERT(idx >= 0 && (uint32_t)idx < r->cfg.node_count && (uint32_t)idx != r->self_idx);
     if (r->role != PX_CANDIDATE || px_ballot_cmp(m->ballot, r->ballot) != 0) return;
     if (m->flags & PX_PROMISE_INCOMPLETE) {
         request_catchup(r, from, now); /* we are behind that acceptor: catch up, then try again */
@@ -734,6 +758,8 @@ static void follow(px_replica *r, px_ballot b, uint64_t now) {
 
 /* Acceptor: handles Accept(b, slot, value, chosen_to). */
 static void on_accept(px_replica *r, uint32_t from, const px_msg *m, uint64_t now) {
+    PK_ASSERT(m->type == PX_MSG_ACCEPT);
+    PK_ASSERT(m->value.len <= PX_MAX_VALUE_BYTES);
     if (m->ballot.node != from || m->slot == 0) return;
     if (r->vote_blocked) {
         r->leader_id = from;
@@ -744,15 +770,16 @@ static void on_accept(px_replica *r, uint32_t from, const px_msg *m, uint64_t no
     int c = px_ballot_cmp(m->ballot, r->promised);
 #ifndef PX_MUTANT_ACCEPT_BELOW_PROMISE
     if (c < 0) { send_nack(r, from, m->ballot); return; }
-#endif
+#endif /* else BUG: an Accept below the promise is stored and acknowledged (the promise check is missing) */
     if (c > 0) {
         r->promised = m->ballot;
         persist_promise(r);
     }
     if (c >= 0) follow(r, m->ballot, now);
+    if (m->slot > r->chosen_to + r->cfg.window_slots + PX_MAX_AHEAD_SLOTS) return; /* far ahead: catch up first */
     if (m->slot > r->chosen_to) {
         px_slot *ls = log_ensure(r, m->slot);
-        if (!ls) return; /* too far ahead: drop, catch up first */
+        if (!ls) return; /* beyond the retained log span: drop, catch up first */
         if (!ls->has || px_ballot_cmp(ls->ballot, m->ballot) != 0) { /* a ballot proposes one value per slot */
             slot_set(ls, m->ballot, m->value);
             persist_slot(r, m->slot);

@@ -110,7 +110,7 @@ typedef struct px_update {
     /* 1. persist */
     bool persist_promise;
     px_ballot promise;
-    const px_entry *persist_entries;
+    const px_entry *persist_entries; /* ascending slot, one per slot; may rewrite or precede earlier slots */
     size_t persist_count;
     uint64_t persist_token;          /* 0 when there is nothing to persist */
     /* 2. send */
