@@ -293,24 +293,47 @@ static void world_params(sim_world *w) {
     w->diskfault_per_m = (uint32_t)pk_prng_below(p, 300);
 }
 
+/* Prints the failing key's sub-history by invocation: '+' = in the longest linearization found (with its
+ * position), '!' = the first op the search could not place. */
+static void history_dump(sim_world *w, const sim_lin_report *rep) {
+    size_t n = w->history_count;
+    uint32_t *pos = pk_calloc(n + 1, sizeof *pos);
+    for (size_t i = 0; i < rep->max_linearized; i++) pos[rep->best[i]] = (uint32_t)i + 1;
+    uint32_t *order = pk_calloc(n + 1, sizeof *order);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w->history[i].kind == SIM_LIN_CLOSE || w->history[i].key == rep->key) order[m++] = (uint32_t)i;
+    for (size_t i = 1; i < m; i++) /* insertion sort by call time (m is small) */
+        for (size_t j = i; j > 0 && w->history[order[j - 1]].call_t > w->history[order[j]].call_t; j--) {
+            uint32_t t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
+        }
+    printf("  sub-history of /k%d by invocation ('+N' = N-th in the longest linearization; '!' = first op left out):\n",
+           rep->key);
+    bool marked = false;
+    for (size_t i = 0; i < m; i++) {
+        char buf[256];
+        sim_lin_op_format(&w->history[order[i]], buf, sizeof buf);
+        bool first_out = !pos[order[i]] && !marked;
+        marked |= first_out;
+        if (pos[order[i]]) printf("   +%-4u %s\n", pos[order[i]], buf);
+        else printf("   %s     %s\n", first_out ? "!" : " ", buf);
+    }
+    free(pos);
+    free(order);
+}
+
 /* Runs the linearizability checker over the history and reports a violation with its sub-history. */
 static void check_history(sim_world *w) {
-    sim_lin_report rep;
+    sim_lin_report rep = {.best = pk_calloc(w->history_count + 1, sizeof(uint32_t))};
     sim_lin_result r = sim_lin_check(w->history, w->history_count, 5000000, &rep);
     w->res->history_ops = w->history_count;
     w->res->lin_steps = rep.steps;
-    if (r == SIM_LIN_OK) return;
+    if (r == SIM_LIN_OK) { free(rep.best); return; }
     sim_fail(w, "history %s on /k%d (%zu ops, longest linearizable prefix %zu)",
              r == SIM_LIN_VIOLATION ? "NOT LINEARIZABLE" : "check inconclusive (budget)", rep.key, rep.key_ops,
              rep.max_linearized);
-    if (!w->opt.trace) return;
-    for (size_t i = 0; i < w->history_count; i++) {
-        const sim_lin_op *op = &w->history[i];
-        if (op->kind != SIM_LIN_CLOSE && op->key != rep.key) continue;
-        char buf[256];
-        sim_lin_op_format(op, buf, sizeof buf);
-        printf("    %s\n", buf);
-    }
+    if (w->opt.trace) history_dump(w, &rep);
+    free(rep.best);
 }
 
 /* Runs one ms of the world. */

@@ -18,7 +18,8 @@
  * Mutants of the driver's effect ordering (compile-time): SIM_MUTANT_REPLY_BEFORE_FSYNC (treat a persist as
  * durable before the simulated fsync: send waited messages and step PX_EV_PERSISTED at once) and
  * SIM_MUTANT_APPLY_OUT_OF_ORDER (apply a newly chosen range in reverse order); and, to show the history checker
- * catches stale reads end to end, SIM_MUTANT_SYNC_LOCAL (answer sync from local state, as ZooKeeper 3.8 does).
+ * catches stale reads end to end, SIM_MUTANT_SYNC_LOCAL (clients read from any server, which answers sync and
+ * getData from its local state without a quorum round, as a ZooKeeper 3.8 follower does).
  * Pure: no real time, no threads, no files. Everything is derived from opt->seed.
  */
 #ifndef PK_SIM_H

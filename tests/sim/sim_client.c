@@ -100,6 +100,9 @@ static void client_start(sim_world *w, sim_client *c) {
     else if (r < 97) { c->kind = SIM_K_SYNC_GET; c->op.kind = SIM_LIN_GET; }
     else { c->kind = SIM_K_CLOSE; c->op.kind = SIM_LIN_CLOSE; }
     c->op.call_t = ++w->ev_seq;
+#ifdef SIM_MUTANT_SYNC_LOCAL
+    if (c->kind == SIM_K_GET || c->kind == SIM_K_SYNC_GET) c->target = 1 + (uint32_t)pk_prng_below(&w->prng, w->n);
+#endif
     c->state = SIM_C_WAIT;
     c->deadline = w->now + SIM_CLIENT_TIMEOUT_MS;
     client_build(w, c);

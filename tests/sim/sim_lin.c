@@ -182,7 +182,7 @@ static lin_entry *lin_build(const sim_lin_op *sub, uint32_t n) {
 
 /* Checks one key's sub-history; returns the result and the longest linearized prefix and steps used. */
 static sim_lin_result lin_check_one(const sim_lin_op *sub, uint32_t n, uint64_t budget, size_t *max_lin,
-                                    uint64_t *steps) {
+                                    uint64_t *steps, uint32_t *best) {
     PK_ASSERT(n <= SIM_LIN_MAX_OPS);
     lin_entry *e = lin_build(sub, n);
     uint32_t head = 2 * n; /* sentinel */
@@ -210,7 +210,10 @@ static sim_lin_result lin_check_one(const sim_lin_op *sub, uint32_t n, uint64_t 
                     state = next;
                     zob = z;
                     lin_lift(e, cur);
-                    if (depth > *max_lin) *max_lin = depth;
+                    if (depth > *max_lin) {
+                        *max_lin = depth;
+                        for (size_t k = 0; best && k < depth; k++) best[k] = e[stack[k].entry].op;
+                    }
                     cur = e[head].next;
                     continue;
                 }
@@ -236,25 +239,33 @@ static sim_lin_result lin_check_one(const sim_lin_op *sub, uint32_t n, uint64_t 
 sim_lin_result sim_lin_check(const sim_lin_op *ops, size_t count, uint64_t budget, sim_lin_report *rep) {
     PK_ASSERT(count <= SIM_LIN_MAX_OPS);
     PK_ASSERT(rep != NULL);
+    uint32_t *best = rep->best;
     memset(rep, 0, sizeof *rep);
+    rep->best = best;
     rep->key = -1;
     sim_lin_op *sub = pk_calloc(count ? count : 1, sizeof *sub);
+    uint32_t *orig = pk_calloc(count ? count : 1, sizeof *orig);
+    uint32_t *sub_best = pk_calloc(count ? count : 1, sizeof *sub_best);
     for (int key = 0; key < SIM_LIN_MAX_KEYS; key++) {
         uint32_t n = 0;
         bool any = false;
         for (size_t i = 0; i < count; i++) {
-            if (ops[i].kind == SIM_LIN_CLOSE) sub[n++] = ops[i];
-            else if (ops[i].key == key) { sub[n++] = ops[i]; any = true; }
+            bool mine = ops[i].kind == SIM_LIN_CLOSE || ops[i].key == key;
+            if (!mine) continue;
+            any |= ops[i].kind != SIM_LIN_CLOSE;
+            orig[n] = (uint32_t)i;
+            sub[n++] = ops[i];
         }
         if (!any) continue;
         size_t max_lin = 0;
-        sim_lin_result r = lin_check_one(sub, n, budget, &max_lin, &rep->steps);
+        sim_lin_result r = lin_check_one(sub, n, budget, &max_lin, &rep->steps, sub_best);
         if (r != SIM_LIN_OK) {
             rep->result = r; rep->key = key; rep->key_ops = n; rep->max_linearized = max_lin;
+            for (size_t i = 0; best && i < max_lin; i++) best[i] = orig[sub_best[i]];
             break;
         }
     }
-    free(sub);
+    free(sub); free(orig); free(sub_best);
     return rep->result;
 }
 

@@ -62,10 +62,13 @@ typedef struct sim_lin_report {
     int key;               /* the key whose sub-history failed (-1 when OK) */
     size_t key_ops;        /* ops in that sub-history */
     size_t max_linearized; /* the longest linearized prefix the search found for it */
+    uint32_t *best;        /* optional, caller-provided (count entries): filled with the indices into ops of
+                              that longest prefix, in linearization order (max_linearized of them) */
     uint64_t steps;        /* search steps used over all keys */
 } sim_lin_report;
 
-/* Checks ops[0..count) (any order); budget bounds search steps per key. Fills *rep and returns rep->result. */
+/* Checks ops[0..count) (any order); budget bounds search steps per key. Fills *rep (keeping rep->best, which
+ * may be NULL) and returns rep->result. */
 sim_lin_result sim_lin_check(const sim_lin_op *ops, size_t count, uint64_t budget, sim_lin_report *rep);
 
 /* Writes a one-line readable form of op into buf (for traces and failure reports). */

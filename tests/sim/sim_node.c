@@ -518,6 +518,20 @@ static int32_t node_prep_write(sim_world *w, sim_node *n, const sim_msg *m) {
 void sim_node_on_request(sim_world *w, sim_node *n, const sim_msg *m) {
     PK_ASSERT(m->kind == SIM_MSG_REQ);
     PK_ASSERT(n->up);
+#ifdef SIM_MUTANT_SYNC_LOCAL
+    /* Any server answers sync and reads from its local state without a quorum round (ZooKeeper's follower
+     * reads with ZOOKEEPER-1675's sync): stale after a leader change or while lagging. */
+    if ((m->op == ZK_OP_SYNC || m->op == ZK_OP_GET_DATA) && m->zxid <= zk_state_last_zxid(n->zk)) {
+        zk_auth auth = {0};
+        zk_read_result rr = {0};
+        pk_buf out;
+        pk_buf_init(&out);
+        if (m->op == ZK_OP_GET_DATA) zk_read(n->zk, &auth, m->session, m->op, pk_buf_slice(&m->bytes), &out, &rr);
+        sim_reply(w, n->id, m->client, m->req_id, rr.err, zk_state_last_zxid(n->zk), 0, pk_buf_slice(&out), 0);
+        pk_buf_deinit(&out);
+        return;
+    }
+#endif
     if (n->role != PX_LEADER) {
         sim_reply(w, n->id, m->client, m->req_id, SIM_REP_NOT_LEADER, 0, 0, (pk_slice){0},
                   n->leader_id == n->id ? 0 : n->leader_id);
@@ -538,11 +552,6 @@ void sim_node_on_request(sim_world *w, sim_node *n, const sim_msg *m) {
         return;
     }
     if (m->op == ZK_OP_SYNC) {
-#ifdef SIM_MUTANT_SYNC_LOCAL
-        /* ZooKeeper 3.8's behaviour (ZOOKEEPER-1675): answer sync from local state without a quorum round */
-        sim_reply(w, n->id, m->client, m->req_id, ZK_ERR_OK, zk_state_last_zxid(n->zk), 0, (pk_slice){0}, 0);
-        return;
-#endif
         sim_batch *b = node_batch_new(n);
         if (!b) { sim_reply(w, n->id, m->client, m->req_id, SIM_REP_RETRY, 0, 0, (pk_slice){0}, 0); return; }
         b->sync = true;
@@ -726,7 +735,8 @@ void sim_node_init(sim_world *w, sim_node *n, uint32_t id) {
     pk_buf_init(&n->reply_tmp);
     n->events = zk_events_new();
     if (w->opt.faults) {
-        n->drift_ppm = (int32_t)pk_prng_below(&w->prng, 100001) - 50000;
+        uint32_t range = pk_prng_chance(&w->prng, 1, 4) ? 300000 : 50000; /* some runs: very bad clocks */
+        n->drift_ppm = (int32_t)pk_prng_below(&w->prng, 2 * range + 1) - (int32_t)range;
         n->clock_offset_ms = 1000 + (int64_t)pk_prng_below(&w->prng, 5000);
     } else {
         n->clock_offset_ms = 1000;

@@ -17,7 +17,7 @@ static sim_lin_op mk(uint64_t c, uint64_t r, int kind, int key, int64_t in_value
 
 /* Runs the checker with a generous budget. */
 static sim_lin_result check(const sim_lin_op *ops, size_t n) {
-    sim_lin_report rep;
+    sim_lin_report rep = {0};
     return sim_lin_check(ops, n, 1000000, &rep);
 }
 
@@ -43,10 +43,14 @@ Test(sim_checker, stale_read_after_completed_write_is_violation) {
         mk(3, 4, SIM_LIN_SET, 0, 11, -1, ZK_ERR_OK, 0, 1),
         mk(5, 6, SIM_LIN_GET, 0, 0, 0, ZK_ERR_OK, 10, 0),
     };
-    sim_lin_report rep;
+    uint32_t best[3] = {9, 9, 9};
+    sim_lin_report rep = {.best = best};
     cr_assert_eq(sim_lin_check(h, PK_ARRAY_LEN(h), 100000, &rep), SIM_LIN_VIOLATION);
     cr_assert_eq(rep.key, 0);
     cr_assert_eq(rep.max_linearized, 2);
+    cr_assert_eq(rep.best, best);
+    cr_assert(best[0] == 0 && best[1] == 1 && best[2] == 9, "longest linearization: %u %u %u", best[0], best[1],
+              best[2]);
 }
 
 Test(sim_checker, concurrent_read_may_see_either) {
@@ -146,7 +150,7 @@ Test(sim_checker, keys_are_independent) {
     };
     cr_assert_eq(check(h, PK_ARRAY_LEN(h)), SIM_LIN_OK);
     h[1].key = 0;
-    sim_lin_report rep;
+    sim_lin_report rep = {0};
     cr_assert_eq(sim_lin_check(h, 3, 100000, &rep), SIM_LIN_VIOLATION);
     cr_assert_eq(rep.key, 0);
 }
@@ -179,7 +183,7 @@ Test(sim_checker, large_concurrent_history) {
         h[n - 1].ret_t = h[n - 1].ret_t * 64 + (uint64_t)i % 64;
     }
     h[0].call_t *= 64; h[0].ret_t *= 64;
-    sim_lin_report rep;
+    sim_lin_report rep = {0};
     cr_assert_eq(sim_lin_check(h, n, 2000000, &rep), SIM_LIN_OK, "steps %llu", (unsigned long long)rep.steps);
     for (size_t i = n / 2; i < n; i++) {
         if (h[i].kind == SIM_LIN_GET && h[i].out_version > 2) { h[i].out_version -= 2; h[i].out_value = -5; break; }
