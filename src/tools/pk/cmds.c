@@ -108,7 +108,7 @@ static int cmd_ls(pk_ctx *ctx, int argc, char **argv) {
     struct Stat st;
     int rc = zoo_get_children2(zh, path, w, &kids, &st);
     if (rc != ZOK) return pk_report_zerr(&ctx->o, rc, path);
-    qsort(kids.data, (size_t)kids.count, sizeof(char *), pk_cmp_str);
+    pk_sort_strs(kids.data, kids.count);
     if (ctx->o.json) {
         fprintf(f, "{\"path\":");
         pk_json_str(f, path, strlen(path));

@@ -23,6 +23,12 @@ static const char USAGE[] =
     "Exit codes: 0 ok, 1 no node, 2 usage, 3 node exists, 4 bad version, 5 not empty, 6 no auth,\n"
     "  7 connection, 8 session expired / lock lost, 9 other server error, 10 bad arguments, 11 timed out.\n";
 
+#if defined(__SANITIZE_ADDRESS__)
+/* LeakSanitizer: libedit keeps a few wcsdup'ed strings until exit (not ours to free). */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:wcsdup\nleak:libedit\n"; }
+#endif
+
 /* Parse a positive int option value or exit with a usage error. */
 static int opt_int(const char *name, const char *v) {
     PK_ASSERT(name != NULL);

@@ -173,6 +173,7 @@ int pk_tree_walk(zhandle_t *zh, const char *root, pk_paths *out);
 char *pk_path_join(const char *parent, const char *child);
 int pk_mkdirs(zhandle_t *zh, const char *path);
 int pk_cmp_str(const void *a, const void *b);
+void pk_sort_strs(char **v, int n);
 int pk_seq_of(const char *name);
 
 /* cmds.c */

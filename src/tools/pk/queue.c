@@ -15,7 +15,7 @@ static int queue_items(pk_ctx *ctx, const char *dir, int watch, pk_paths *out) {
     for (int i = 0; i < kids.count; i++)
         if (strncmp(kids.data[i], "q-", 2) == 0 && pk_seq_of(kids.data[i]) >= 0) pk_paths_push(out, kids.data[i]);
     deallocate_String_vector(&kids);
-    qsort(out->v, (size_t)out->count, sizeof(char *), pk_cmp_str);
+    pk_sort_strs(out->v, out->count);
     return ZOK;
 }
 

@@ -71,7 +71,7 @@ static unsigned char shell_complete(EditLine *el, int ch) {
         typed = strlen(prefix);
         struct String_vector kids = {0};
         if (zoo_get_children(ctx->conn.zh, dir, 0, &kids) == ZOK) {
-            qsort(kids.data, (size_t)kids.count, sizeof(char *), pk_cmp_str);
+            pk_sort_strs(kids.data, kids.count);
             for (int i = 0; i < kids.count && cands.count < SHELL_MATCH_MAX; i++)
                 if (strncmp(kids.data[i], prefix, typed) == 0) pk_paths_push(&cands, kids.data[i]);
             deallocate_String_vector(&kids);

@@ -31,6 +31,13 @@ int pk_cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Sort n C strings in place (n may be 0 with v NULL). */
+void pk_sort_strs(char **v, int n) {
+    PK_ASSERT(n >= 0);
+    PK_ASSERT(v != NULL || n == 0);
+    if (n > 1) qsort(v, (size_t)n, sizeof(char *), pk_cmp_str);
+}
+
 /* parent + "/" + child, without doubling the root's slash; caller frees. */
 char *pk_path_join(const char *parent, const char *child) {
     PK_ASSERT(parent != NULL);
@@ -76,7 +83,7 @@ int pk_tree_walk(zhandle_t *zh, const char *root, pk_paths *out) {
             break;
         }
         pk_paths_push(out, path);
-        qsort(kids.data, (size_t)kids.count, sizeof(char *), pk_cmp_str);
+        pk_sort_strs(kids.data, kids.count);
         for (int i = kids.count - 1; i >= 0; i--) {
             char *c = pk_path_join(path, kids.data[i]);
             pk_paths_push(&stack, c);
