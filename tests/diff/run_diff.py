@@ -17,7 +17,7 @@ What is compared for every step (all wire-level, decoded with tests/lib/zkwire.p
 
 Normalizations (documented in tests/diff/README.md; applied identically on both sides):
   * zxids (reply header zxid, czxid, mzxid, pzxid) are replaced by labels Z1, Z2, ... in order of
-    first appearance on that side; a zxid that is not larger than every zxid seen before gets
+    first appearance on that side within the seed (labels restart at every seed); a zxid that is not larger than every zxid seen before gets
     "@k" appended, its insertion rank at discovery.  Equalities (czxid == mzxid, pzxid == the
     header zxid of the write, one zxid for a whole multi) and order are thus kept.  0 and -1 stay.
   * watch-notification header zxids are dropped (ZK 3.8 sends -1, 3.9+ the txn zxid).
@@ -69,10 +69,14 @@ class Normalizer:
     """Per-server label maps for zxids and session ids (see the module doc)."""
 
     def __init__(self, t0_ms):
+        self.t0_ms = t0_ms
+        self.reset()
+
+    def reset(self):
+        """Forget all labels (at the start of every seed, so seeds are independent)."""
         self.zx_sorted = []
         self.zx_label = {}
         self.sess_label = {}
-        self.t0_ms = t0_ms
 
     def zxid(self, z):
         """Label a zxid."""
@@ -556,8 +560,8 @@ def fmt(v):
 def run_seed(seed, A, B, nops, mutate_at, verbose, counter):
     """Run one seed on both sides; returns None or a difference report."""
     g = Gen(seed)
-    steps = []
     for side in (A, B):
+        side.norm.reset()
         for s in range(NSESS):
             side.open(s)
         # Start each seed from the same set of auths: session 1 is bob, session 2 alice.
@@ -605,6 +609,9 @@ def main():
                     help="flip one bit of B's raw reply at this global op number (self-test)")
     ap.add_argument("--expect-diff", action="store_true",
                     help="exit 0 only if a difference IS found (for the mutation self-test)")
+    ap.add_argument("--keep-going", action="store_true",
+                    help="after a difference, close the seed's sessions and go on with the next "
+                         "seed (report every seed's first difference)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     t0_ms = int(time.time() * 1000)
@@ -621,6 +628,7 @@ def main():
         A = Side("A:" + a.a, sa, t0_ms)
         B = Side("B:" + a.b, sb, t0_ms)
         counter = [0]
+        diffs = []
         # Invalid opcodes, once per run on throwaway sessions: 999 and 0 (notification) must
         # give the same answer (ZK: Unimplemented, then close).  Standalone check (13) and
         # createSession (-10) are only printed: ZK 3.8.0 answers MarshallingError and keeps the
@@ -629,12 +637,19 @@ def main():
             ra, rb = unknown_opcode_probe(A, opcode), unknown_opcode_probe(B, opcode)
             print("diff: invalid opcode %d: A %s B %s" % (opcode, ra, rb))
             if ra != rb and opcode in (999, 0):
-                found = "invalid opcode %d differs:\n  A %s\n  B %s" % (opcode, ra, rb)
-                break
-        for seed in ([] if found else range(a.start, a.start + a.seeds)):
-            found = run_seed(seed, A, B, a.ops, a.mutate_at, a.verbose, counter)
-            if found:
-                break
+                diffs.append("invalid opcode %d differs:\n  A %s\n  B %s" % (opcode, ra, rb))
+                if not a.keep_going:
+                    break
+        found = "\n".join(diffs) if diffs else None
+        for seed in ([] if found and not a.keep_going else range(a.start, a.start + a.seeds)):
+            d = run_seed(seed, A, B, a.ops, a.mutate_at, a.verbose, counter)
+            if d:
+                diffs.append(d)
+                found = "\n".join(diffs)
+                if not a.keep_going:
+                    break
+                A.close_all()
+                B.close_all()
         for s in (sa, sb):
             if not s.is_up():
                 found = (found or "") + "\nserver %s no longer answers ruok:\n%s" % (
@@ -651,7 +666,8 @@ def main():
     secs = time.time() - t
     if found:
         print(found)
-        print("diff: %s vs %s: FAILED after %d ops (%.0f s)" % (a.a, a.b, counter[0], secs))
+        print("diff: %s vs %s: FAILED after %d ops (%.0f s), %d difference(s)" % (
+            a.a, a.b, counter[0], secs, max(len(diffs), 1)))
         return 0 if a.expect_diff else 1
     print("diff: %s vs %s: %d seeds x %d ops identical (%d ops, %.0f s)" % (
         a.a, a.b, a.seeds, a.ops, counter[0], secs))
