@@ -13,6 +13,11 @@
  * txn, each taking a zxid) -> zk_batch_append() into a px value -> chosen -> zk_apply() per txn -> reply
  * header err + reply body for the origin connection, plus zk_events -> zk_watches_trigger() -> deliveries.
  * Data flow of a read: zk_read() against applied state; watch registration decided by the result.
+ * The txn byte format is documented in zk/txn.h (header: zxid, time, session, op, type; then the payload).
+ * Leader duties: call zk_prep_applied(zxid) after applying each txn, and zk_prep_reset() whenever proposals
+ * may have been lost or leadership changed (the overlay must only describe txns that will still be applied;
+ * apply re-checks existence/versions anyway, so a stale overlay yields errors, never divergence).
+ * Session ids must be nonzero, != INT64_MIN and must not have top byte 0xFF (ephemeralOwner encodings).
  *
  * Ownership: zk_state owns all node data; slices passed in are copied when kept. Reply bodies and events
  * are appended to caller-owned pk_bufs / zk_events. Strings in zk_auth are owned by the caller.
@@ -93,7 +98,9 @@ void zk_read(const zk_state *s, const zk_auth *auth, uint64_t session_id, int32_
              pk_buf *out, zk_read_result *res);
 /* True when op is a read that zk_read handles. */
 bool zk_op_is_read(int32_t op);
-/* True when op is a write that zk_prep_request handles (create*, delete, setData, setACL, multi, ...). */
+/* True when op is a write that zk_prep_request handles (create, create2, createContainer, createTTL, delete,
+ * setData, setACL, multi, reconfig: reconfig becomes an error txn ReconfigDisabled). check(13) standalone,
+ * deleteContainer(20) and createSession(-10) from clients are not writes: answer Unimplemented. */
 bool zk_op_is_write(int32_t op);
 
 /* ---- write resolution (leader) ---- */
