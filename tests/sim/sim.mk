@@ -1,6 +1,7 @@
 # tests/sim: the deterministic simulator pk-sim, its seed sweep (test-sim) and the mutation proof (test-mutants).
 #   make build/pk-sim                       release binary (also part of `make all`)
-#   make test-sim                           SIM_SEEDS seeds of 3 replicas and SIM_SEEDS of 5, all must pass
+#   make test-sim                           SIM_SEEDS seeds of 3 replicas and SIM_SEEDS of 5 (store disk_mem),
+#                                           200 more on the simulator's own disk; all must pass
 #   make test-mutants                       each mutant build must be caught within MUTANT_SEEDS seeds
 #   make CFG=mutant-x MUTANT_FLAGS=-DSIM_MUTANT_REPLY_BEFORE_FSYNC build/mutant-x/pk-sim
 
@@ -22,6 +23,7 @@ MUTANT_SEEDS ?= 300
 test-sim: $(BUILD)/pk-sim
 	$(BUILD)/pk-sim --seeds $(SIM_SEEDS) --start 1 --nodes 3
 	$(BUILD)/pk-sim --seeds $(SIM_SEEDS) --start 100001 --nodes 5
+	$(BUILD)/pk-sim --seeds 200 --start 200001 --own-disk
 TEST_TARGETS += test-sim
 
 # name:flag pairs; each build must make pk-sim fail (exit nonzero) within MUTANT_SEEDS seeds.
