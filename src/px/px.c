@@ -609,9 +609,8 @@ static void on_catchup_entries(px_replica *r, uint32_t from, const px_msg *m, ui
 /* Receives one snapshot chunk; when complete, asks the caller to install it. */
 static void on_snapshot_chunk(px_replica *r, uint32_t from, const px_msg *m) {
     if (m->total > PX_MAX_SNAPSHOT_BYTES || m->offset > m->total || m->value.len > m->total - m->offset) return;
-    if (r->role == PX_LEADER) return;
     px_msg ack = {.type = PX_MSG_SNAPSHOT_ACK, .slot = m->slot};
-    if (m->slot <= r->chosen_to || r->snap_in_done) {
+    if (m->slot <= r->chosen_to || r->snap_in_done || r->role == PX_LEADER) { /* a leader needs no snapshot */
         ack.offset = m->total; /* already have this state: stop the transfer */
         send_msg(r, from, &ack, NULL, false);
         return;

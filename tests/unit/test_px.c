@@ -158,3 +158,106 @@ Test(px_single, follower_rejects_propose) {
     cr_assert_eq(u.leader_id, 0u);
     px_replica_free(r);
 }
+
+/* Finds the first send to `to` of message type `type` in an update, starting at index *from. */
+static bool find_send(const px_update *u, uint32_t to, uint8_t type, size_t *from, px_msg *m) {
+    for (size_t i = *from; i < u->send_count; i++) {
+        if (u->sends[i].to != to) continue;
+        cr_assert_eq(px_msg_decode(u->sends[i].bytes, m), PK_OK);
+        if (m->type != type) continue;
+        *from = i + 1;
+        return true;
+    }
+    return false;
+}
+
+/* Copies every send of an update (bytes live only until the next step). */
+static pk_buf *copy_sends(const px_update *u, size_t *n) {
+    pk_buf *b = pk_calloc(u->send_count + 1, sizeof *b);
+    for (size_t i = 0; i < u->send_count; i++) {
+        pk_buf_init(&b[i]);
+        pk_buf_append(&b[i], u->sends[i].bytes.ptr, u->sends[i].bytes.len);
+    }
+    *n = u->send_count;
+    return b;
+}
+
+/* A Promise for more than PX_MAX_MSG_ENTRIES accepted slots arrives in chunks; the candidate counts the acceptor
+ * only after the last chunk, and only when every chunk arrived in order. */
+static void chunked_promise(bool reorder) {
+    enum { N = PX_MAX_MSG_ENTRIES + 904 };
+    px_config c1 = cfg_n(1, 3), c2 = cfg_n(2, 3);
+    c1.window_slots = c2.window_slots = 8;
+    px_replica *r1 = px_replica_new(&c1), *r2 = px_replica_new(&c2);
+    px_entry *acc = pk_calloc(N, sizeof *acc);
+    for (uint32_t i = 0; i < N; i++) acc[i] = (px_entry){i + 1, {1, 3}, pk_slice_str(i % 7 ? "x" : "")};
+    px_durable d1 = {0}, d2 = {.promised = {1, 3}, .accepted = acc, .accepted_count = N};
+    px_update u;
+    step(r1, (px_event){.kind = PX_EV_START, .now_ms = 0, .u.start = &d1}, &u);
+    step(r2, (px_event){.kind = PX_EV_START, .now_ms = 0, .u.start = &d2}, &u);
+    step(r1, (px_event){.kind = PX_EV_TICK, .now_ms = 1000}, &u);
+    cr_assert_eq(u.role, PX_CANDIDATE);
+    cr_assert_eq(u.ballot.round, 1u);
+    uint64_t t1 = u.persist_token;
+    size_t at = 0, nprep;
+    px_msg m;
+    cr_assert(find_send(&u, 2, PX_MSG_PREPARE, &at, &m));
+    pk_buf *prep = copy_sends(&u, &nprep);
+    step(r1, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 1000, .u.persisted.token = t1}, &u);
+    cr_assert_eq(u.role, PX_CANDIDATE, "its own promise alone is not a quorum");
+    /* ballot 1.1 is below node 2's promise 1.3: nacked, node 1 backs off and retries with round 2 */
+    step(r2, (px_event){.kind = PX_EV_MESSAGE, .now_ms = 0, .u.message = {1, pk_buf_slice(&prep[at - 1])}}, &u);
+    at = 0;
+    cr_assert(find_send(&u, 1, PX_MSG_NACK, &at, &m));
+    for (size_t i = 0; i < nprep; i++) pk_buf_deinit(&prep[i]);
+    free(prep);
+    step(r1, (px_event){.kind = PX_EV_MESSAGE, .now_ms = 1001, .u.message = {2, u.sends[at - 1].bytes}}, &u);
+    cr_assert_eq(u.role, PX_FOLLOWER);
+    step(r1, (px_event){.kind = PX_EV_TICK, .now_ms = 3000}, &u);
+    cr_assert_eq(u.role, PX_CANDIDATE);
+    cr_assert_eq(u.ballot.round, 2u);
+    t1 = u.persist_token;
+    at = 0;
+    cr_assert(find_send(&u, 2, PX_MSG_PREPARE, &at, &m));
+    prep = copy_sends(&u, &nprep);
+    step(r1, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 3000, .u.persisted.token = t1}, &u);
+    step(r2, (px_event){.kind = PX_EV_MESSAGE, .now_ms = 0, .u.message = {1, pk_buf_slice(&prep[at - 1])}}, &u);
+    cr_assert(u.persist_promise);
+    cr_assert_eq(u.send_count, 2u, "two Promise chunks");
+    cr_assert(u.sends[0].after_persist && u.sends[1].after_persist);
+    cr_assert_eq(px_msg_decode(u.sends[0].bytes, &m), PK_OK);
+    cr_assert_eq(m.entry_count, PX_MAX_MSG_ENTRIES);
+    cr_assert_eq(m.slot, 1u);
+    cr_assert_eq(m.offset, PX_MAX_MSG_ENTRIES + 1u);
+    cr_assert_eq(px_msg_decode(u.sends[1].bytes, &m), PK_OK);
+    cr_assert_eq(m.entry_count, 904u);
+    cr_assert_eq(m.offset, 0u, "the last chunk");
+    size_t nprom;
+    pk_buf *prom = copy_sends(&u, &nprom);
+    for (size_t k = 0; k < 2; k++) {
+        size_t i = reorder ? 1 - k : k;
+        step(r1, (px_event){.kind = PX_EV_MESSAGE, .now_ms = 3001, .u.message = {2, pk_buf_slice(&prom[i])}}, &u);
+    }
+    if (reorder) {
+        cr_assert_eq(u.role, PX_CANDIDATE, "a chunk arrived out of order: the acceptor is not counted");
+    } else {
+        cr_assert_eq(u.role, PX_LEADER);
+        cr_assert_eq(u.persist_count, (size_t)N, "every reported slot re-proposed under 2.1");
+        cr_assert_eq(u.persist_entries[N - 1].ballot.round, 2u);
+        cr_assert(pk_slice_eq(u.persist_entries[7].value, pk_slice_str("")));
+        cr_assert(pk_slice_eq(u.persist_entries[8].value, pk_slice_str("x")));
+        cr_assert_eq(u.send_count, 2u * 8u, "Accepts only for the first window of slots");
+        step(r1, (px_event){.kind = PX_EV_PROPOSE, .now_ms = 3002, .u.propose.value = pk_slice_str("new")}, &u);
+        cr_assert_eq(u.propose_status, PX_PROPOSE_FULL, "the re-proposals fill the window first");
+    }
+    for (size_t i = 0; i < nprep; i++) pk_buf_deinit(&prep[i]);
+    for (size_t i = 0; i < nprom; i++) pk_buf_deinit(&prom[i]);
+    free(prep);
+    free(prom);
+    free(acc);
+    px_replica_free(r1);
+    px_replica_free(r2);
+}
+
+Test(px_multi, chunked_promise_in_order) { chunked_promise(false); }
+Test(px_multi, chunked_promise_reordered) { chunked_promise(true); }
