@@ -10,6 +10,17 @@
  * election it proposes a no-op barrier and serves nothing until the barrier is applied. Restart recovers from
  * the simulated disk (meta, newest snapshot, WAL replay) into px_durable and zk state.
  *
+ * Batches form chains (a workaround the simulator needs; rt and zk have the same problem, see below): every px
+ * value the leader proposes starts with a 24-byte header (ballot round, ballot node, epoch, seq); a leader starts a
+ * new chain (epoch) with a barrier at seq 1 and numbers its batches 2, 3, ... in proposal order. At apply, a batch
+ * is applied only if it continues the applied chain (same chain, seq + 1) or starts a newer one (seq 1); otherwise
+ * it is skipped on every replica alike (its clients get an unknown outcome) and a leader whose own chain broke
+ * starts a new one. Why: in Multi-Paxos a value accepted under an old ballot at slot s+2 may be re-proposed and
+ * chosen after a newer leader's values at s and s+1 (seed 285 with 3 nodes, before this rule: n3's batch from
+ * ballot 1.3 chosen at slot 27 after n1's ballot-3.1 batches at 25-26, so zk_apply saw a lower zxid: PK_ECORRUPT).
+ * Such a txn was resolved by zk_prep against a state that never existed, so applying it would also be wrong.
+ * Zxids are (round << 40 | node << 32 | epoch << 24 | counter), increasing along valid chains.
+ *
  * Checked at every step: one value per chosen slot on every replica, equal digests at equal applied slots,
  * digest == from-scratch digest (sampled), at most one leader per ballot, no acknowledged write lost;
  * per-session monotonic reads. At the end: the client history is linearizable (sim_lin) and a liveness phase
