@@ -491,3 +491,103 @@ Test(zk_apply, acl_checks_super_ip_masks) {
     pk_buf_deinit(&b);
     zkt_deinit(&t);
 }
+
+Test(zk_apply, set_data_and_check_error_order) {
+    zkt t;
+    zkt_init(&t);
+    cr_assert_eq(zkt_set(&t, 0, "/bad/", "x", -1, NULL), ZK_ERR_BAD_ARGUMENTS);
+    cr_assert_eq(zkt_set(&t, 0, "/none", "x", -1, NULL), ZK_ERR_NO_NODE);
+    pk_buf b;
+    pk_buf_init(&b);
+    struct wire_acl ro = zkt_acl1(ZK_PERM_READ, "world", "anyone");
+    zkt_create_body(&b, "/ro", "", 0, &ro, 1);
+    cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, NULL), 0);
+    cr_assert_eq(zkt_set(&t, 0, "/ro", "x", 9, NULL), ZK_ERR_NO_AUTH, "NoAuth before BadVersion");
+    struct wire_acl wo = zkt_acl1(ZK_PERM_WRITE, "world", "anyone");
+    zkt_create_body(&b, "/wo", "", 0, &wo, 1);
+    cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, NULL), 0);
+    cr_assert_eq(zkt_set(&t, 0, "/wo", "x", 9, NULL), ZK_ERR_BAD_VERSION);
+    /* check inside multi needs READ */
+    pk_buf_reset(&b);
+    struct wire_request c;
+    memset(&c, 0, sizeof c);
+    c.op = ZK_OP_CHECK;
+    c.u.check = (struct wire_check_version_request){pk_slice_str("/wo"), 0};
+    wire_multi_op_encode(&b, &c);
+    wire_multi_done_encode(&b);
+    cr_assert_eq(zkt_write(&t, 0, ZK_OP_MULTI, &b, NULL), 0);
+    jute_reader r;
+    jute_reader_init(&r, t.reply.data, t.reply.len, 1 << 20);
+    struct wire_multi_header h;
+    wire_multi_header_decode(&r, &h);
+    cr_assert_eq(h.type, -1);
+    cr_assert_eq(h.err, ZK_ERR_NO_AUTH);
+    /* standalone check and deleteContainer from clients are not writes */
+    cr_assert(!zk_op_is_write(ZK_OP_CHECK));
+    cr_assert(!zk_op_is_write(ZK_OP_DELETE_CONTAINER));
+    cr_assert(zk_op_is_read(ZK_OP_GET_ALL_CHILDREN_NUMBER));
+    pk_buf txn;
+    pk_buf_init(&txn);
+    cr_assert_eq(zkt_prep(&t, 0, ZK_OP_CHECK, &b, NULL, &txn), ZK_ERR_UNIMPLEMENTED);
+    cr_assert_eq(txn.len, 0);
+    /* undecodable body: MarshallingError, nothing appended */
+    pk_buf_reset(&b);
+    jute_write_int(&b, 100);
+    cr_assert_eq(zkt_prep(&t, 0, ZK_OP_CREATE, &b, NULL, &txn), ZK_ERR_MARSHALLING);
+    cr_assert_eq(txn.len, 0);
+    t.zxid--;
+    /* reconfig: error txn ReconfigDisabled */
+    pk_buf_reset(&b);
+    struct wire_reconfig_request rc = {jute_null(), jute_null(), jute_null(), -1};
+    wire_reconfig_request_encode(&b, &rc);
+    cr_assert_eq(zkt_write(&t, 0, ZK_OP_RECONFIG, &b, NULL), ZK_ERR_RECONFIG_DISABLED);
+    /* corrupt txn types */
+    b.len = 2;
+    cr_assert_eq(zkt_prep(&t, 0, ZK_OP_DELETE, &b, NULL, &txn), ZK_ERR_MARSHALLING);
+    t.zxid--;
+    zk_txn_header hh = {++t.zxid, 0, 0, ZK_OP_CREATE, 99};
+    pk_buf_reset(&txn);
+    zk_txn_header_encode(&txn, &hh);
+    zk_apply_result res;
+    cr_assert_eq(zk_apply(t.s, pk_buf_slice(&txn), &res, &t.reply, t.ev), PK_ECORRUPT);
+    pk_buf_deinit(&txn);
+    pk_buf_deinit(&b);
+    zkt_deinit(&t);
+}
+
+Test(zk_apply, get_ephemerals_prefix_is_string_prefix) {
+    zkt t;
+    zkt_init(&t);
+    uint64_t sid = 0x0500000000000001ull, other = 0x0500000000000002ull;
+    zkt_session(&t, sid);
+    zkt_session(&t, other);
+    zkt_create(&t, 0, ZK_OP_CREATE, "/a", "", 0);
+    zkt_create(&t, sid, ZK_OP_CREATE, "/ab", "", ZK_CREATE_EPHEMERAL);
+    zkt_create(&t, sid, ZK_OP_CREATE, "/a/x", "", ZK_CREATE_EPHEMERAL);
+    zkt_create(&t, sid, ZK_OP_CREATE, "/c", "", ZK_CREATE_EPHEMERAL);
+    zkt_create(&t, other, ZK_OP_CREATE, "/a/o", "", ZK_CREATE_EPHEMERAL);
+    const char *prefixes[] = {"/a", "/", "", "  ", "/c", "/zz"};
+    uint32_t want[] = {2, 3, 3, 3, 1, 0};
+    pk_buf b, out;
+    pk_buf_init(&b);
+    pk_buf_init(&out);
+    for (size_t i = 0; i < PK_ARRAY_LEN(prefixes); i++) {
+        pk_buf_reset(&b);
+        jute_write_cstring(&b, prefixes[i]);
+        pk_buf_reset(&out);
+        zk_read_result rr;
+        zk_read(t.s, &zkt_anon, sid, ZK_OP_GET_EPHEMERALS, pk_buf_slice(&b), &out, &rr);
+        cr_assert_eq(rr.err, 0);
+        cr_assert_eq(pk_get_u32(out.data), want[i], "prefix '%s'", prefixes[i]);
+    }
+    /* getAllChildrenNumber counts all descendants */
+    pk_buf_reset(&b);
+    jute_write_cstring(&b, "/");
+    zk_read_result rr;
+    pk_buf_reset(&out);
+    zk_read(t.s, &zkt_anon, 0, ZK_OP_GET_ALL_CHILDREN_NUMBER, pk_buf_slice(&b), &out, &rr);
+    cr_assert_eq(pk_get_u32(out.data), 3 + 5);
+    pk_buf_deinit(&b);
+    pk_buf_deinit(&out);
+    zkt_deinit(&t);
+}
