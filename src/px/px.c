@@ -864,7 +864,11 @@ static void on_start(px_replica *r, const px_durable *d, uint64_t now) {
     }
     r->vote_blocked = d->disk_lost && r->cfg.node_count > 1;
     become_follower(r, (px_ballot){0, 0}, now);
-    if (r->cfg.node_count == 1) start_election(r, now);
+    if (r->cfg.node_count == 1) {
+        /* The only acceptor durably accepted these: each was chosen. Only what follows a gap is re-proposed. */
+        for (uint64_t s = r->chosen_to + 1; s <= log_last(r) && log_at(r, s)->has; s++) r->chosen_to = s;
+        start_election(r, now);
+    }
 }
 
 /* PROPOSE: the leader appends one value in the window and sends Accepts. */

@@ -133,10 +133,12 @@ Test(px_single, restart_reproposes_accepted) {
     step(r, (px_event){.kind = PX_EV_START, .now_ms = 0, .u.start = &d}, &u);
     cr_assert_eq(u.role, PX_LEADER);
     cr_assert_eq(u.promise.round, 2u);
-    cr_assert_eq(u.persist_count, 3u, "slots 1..3 re-proposed, 2 as a no-op");
-    cr_assert_eq(u.persist_entries[1].slot, 2u);
-    cr_assert_eq(u.persist_entries[1].value.len, 0u);
-    cr_assert_eq(u.persist_entries[2].ballot.round, 2u);
+    cr_assert_eq(u.chosen_to, 1u, "durably accepted by the only acceptor: chosen");
+    cr_assert_eq(u.persist_count, 2u, "after the gap, slots 2..3 re-proposed, 2 as a no-op");
+    cr_assert_eq(u.persist_entries[0].slot, 2u);
+    cr_assert_eq(u.persist_entries[0].value.len, 0u);
+    cr_assert_eq(u.persist_entries[1].ballot.round, 2u);
+    cr_assert(pk_slice_eq(u.persist_entries[1].value, pk_slice_str("c")));
     step(r, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 1, .u.persisted.token = u.persist_token}, &u);
     cr_assert_eq(u.chosen_to, 3u);
     step(r, (px_event){.kind = PX_EV_PROPOSE, .now_ms = 1, .u.propose.value = pk_slice_str("d")}, &u);
