@@ -414,6 +414,7 @@ bool sim_run(const sim_options *opt, sim_result *res) {
                                                                                   : "no new write committed",
                  (unsigned long long)opt->liveness_ms, nodes);
     }
+    for (uint32_t i = 0; i < opt->clients; i++) sim_client_end(w, &w->clients[i]);
     if (!w->failed) check_history(w);
     world_free(w);
     free(w);

@@ -239,6 +239,11 @@ void sim_client_tick(sim_world *w, sim_client *c) {
     if (c->next_at != 0 && w->now >= c->next_at) client_send(w, c);
 }
 
+void sim_client_end(sim_world *w, sim_client *c) {
+    if (c->state == SIM_C_WAIT) client_finish(w, c, true); /* in flight at the end: unknown outcome */
+    PK_ASSERT(c->state == SIM_C_IDLE);
+}
+
 void sim_client_node_down(sim_world *w, sim_client *c, uint32_t node) {
     if (c->state != SIM_C_WAIT || c->target != node || c->next_at != 0) return;
     client_finish(w, c, true);

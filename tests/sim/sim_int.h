@@ -229,6 +229,8 @@ void sim_client_deinit(sim_client *c);
 void sim_client_tick(sim_world *w, sim_client *c);
 /* Handles a reply for a client. */
 void sim_client_on_reply(sim_world *w, sim_client *c, const sim_msg *m);
+/* Ends the run for a client: an op still in flight is recorded with an unknown outcome. */
+void sim_client_end(sim_world *w, sim_client *c);
 /* Tells the client its node crashed (an outstanding op becomes unknown). */
 void sim_client_node_down(sim_world *w, sim_client *c, uint32_t node);
 

@@ -204,6 +204,9 @@ static void node_apply_txns(sim_world *w, sim_node *n, uint64_t slot, pk_slice b
         }
         if (n->prep) zk_prep_applied(n->prep, r.zxid);
         if (mine && k < mine->count) {
+            sim_trace(w, "n%u applied slot %llu txn %u: op %d err %d zxid %llx session %llx -> c%u", n->id,
+                      (unsigned long long)slot, k, r.op, r.err, (unsigned long long)r.zxid,
+                      (unsigned long long)r.session_id, mine->client[k]);
             sim_reply(w, n->id, mine->client[k], mine->req_id[k], r.err, r.zxid, r.session_id,
                       pk_buf_slice(&n->reply_tmp), 0);
             if (slot > w->max_acked_slot) w->max_acked_slot = slot;
