@@ -139,7 +139,7 @@ static bool parse_server_line(const char *value, rt_server_addr *srv) {
 
 /* ZooKeeper keys we accept without acting on them (logged once as ignored, not warned). */
 static const char *const ignored_keys[] = {
-    "standaloneEnabled", "reconfigEnabled", "dynamicConfigFile", "electionAlg", "peerType", "syncEnabled",
+    "standaloneEnabled", "dynamicConfigFile", "electionAlg", "peerType", "syncEnabled",
     "cnxTimeout", "globalOutstandingLimit", "preAllocSize", "leaderServes", "quorumListenOnAllIPs",
     "secureClientPort", "secureClientPortAddress", "clientPortListenBacklog", "localSessionsEnabled",
     "localSessionsUpgradingEnabled", "skipACL", "forceSync", "fsync.warningthresholdms", "syncLimit",
@@ -186,6 +186,7 @@ static int apply_key(rt_config *cfg, const char *key, const char *value, const c
         set_str(&cfg->super_digest, value);
     }
     else if (!strcmp(key, "extendedTypesEnabled") || !strcmp(key, "zookeeper.extendedTypesEnabled")) { NEED(parse_bool(value, &b), "true or false"); cfg->extended_types_enabled = b; }
+    else if (!strcmp(key, "reconfigEnabled")) { NEED(parse_bool(value, &b), "true or false"); cfg->reconfig_enabled = b; }
     else if (!strcmp(key, "jute.maxbuffer")) { NEED(parse_u64(value, 1024, 1u << 30, &u), "a size in bytes (1024..1 GiB)"); cfg->jute_max_buffer = (uint32_t)u; }
     else if (!strcmp(key, "snapCount")) { NEED(parse_u64(value, 2, 100000000, &u), "a count >= 2"); cfg->snap_count = (uint32_t)u; }
     else if (!strcmp(key, "znode.container.checkIntervalMs")) { NEED(parse_u64(value, 1, 86400000, &u), "ms"); cfg->container_check_interval_ms = (uint32_t)u; }
@@ -219,7 +220,6 @@ static char *trim(char *s) {
 /* Parses zoo.cfg text: key=value lines, '#' comments, blank lines. */
 int rt_config_parse(rt_config *cfg, const char *text, const char *source, char *err, size_t err_len) {
     PK_ASSERT(cfg && text && source);
-    set_str(&cfg->source, source);
     char *copy = pk_strndup(text, strlen(text));
     char *save = NULL;
     int rc = 0;
@@ -265,6 +265,7 @@ static char *read_file(const char *path, char *err, size_t err_len) {
 int rt_config_load(rt_config *cfg, const char *path, char *err, size_t err_len) {
     char *text = read_file(path, err, err_len);
     if (!text) return -1;
+    set_str(&cfg->source, path);
     int rc = rt_config_parse(cfg, text, path, err, err_len);
     free(text);
     return rc;

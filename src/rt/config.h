@@ -42,6 +42,7 @@ typedef struct rt_config {
     uint32_t autopurge_purge_interval_hours;
     char *super_digest;            /* "super:base64sha1" or NULL */
     bool extended_types_enabled;   /* TTL nodes */
+    bool reconfig_enabled;         /* reconfigEnabled: standalone answers Unimplemented, else ReconfigDisabled */
     uint32_t jute_max_buffer;
     uint32_t snap_count;           /* txns between snapshots */
     uint32_t container_check_interval_ms;

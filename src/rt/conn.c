@@ -573,7 +573,8 @@ static void handle_request(rt_conn *c, pk_slice frame) {
         return;
     }
     if (op == ZK_OP_RECONFIG) {
-        reply_in_order(c, xid, op, applied, ZK_ERR_RECONFIG_DISABLED, false);
+        /* ZooKeeper: ReconfigDisabled unless reconfigEnabled; a standalone server then says Unimplemented. */
+        reply_in_order(c, xid, op, applied, srv->cfg.reconfig_enabled ? ZK_ERR_UNIMPLEMENTED : ZK_ERR_RECONFIG_DISABLED, false);
         return;
     }
     if (op == ZK_OP_SYNC) {

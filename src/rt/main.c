@@ -15,6 +15,32 @@ static void usage(void) {
             "DIGEST-MD5 users (user_NAME=\"password\"); the zoo.cfg key jaasLoginConfig does the same.\n");
 }
 
+/* Applies -Dkey=value flags from SERVER_JVMFLAGS (what zkServer.sh users set): the JAAS file and zookeeper.*
+ * properties, which ZooKeeper reads as system properties. Returns 0, or -1 with a message in err. */
+static int apply_jvmflags(rt_config *cfg, char *err, size_t err_len) {
+    const char *flags = getenv("SERVER_JVMFLAGS");
+    if (!flags || !*flags) return 0;
+    char *copy = strdup(flags), *save = NULL;
+    pk_buf props;
+    pk_buf_init(&props);
+    for (char *tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        if (strncmp(tok, "-D", 2) || !strchr(tok, '=')) continue;
+        const char *kv = tok + 2;
+        if (!strncmp(kv, "java.security.auth.login.config=", 32)) {
+            free(cfg->jaas_config);
+            cfg->jaas_config = strdup(kv + 32);
+        } else if (!strncmp(kv, "zookeeper.", 10)) {
+            pk_buf_append(&props, kv, strlen(kv));
+            pk_buf_append(&props, "\n", 1);
+        }
+    }
+    pk_buf_append(&props, "", 1);
+    int rc = rt_config_parse(cfg, (const char *)props.data, "SERVER_JVMFLAGS", err, err_len);
+    pk_buf_deinit(&props);
+    free(copy);
+    return rc;
+}
+
 /* Parses arguments, loads the configuration and runs the server. */
 int main(int argc, char **argv) {
     const char *cfg_path = NULL, *jaas = NULL;
@@ -39,6 +65,11 @@ int main(int argc, char **argv) {
             rt_config_deinit(&cfg);
             return 2;
         }
+    }
+    if (apply_jvmflags(&cfg, err, sizeof err) != 0) {
+        LOG_ERROR("%s", err);
+        rt_config_deinit(&cfg);
+        return 2;
     }
     if (jaas) {
         free(cfg.jaas_config);
