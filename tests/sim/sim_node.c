@@ -459,6 +459,14 @@ static void node_snapshot(sim_world *w, sim_node *n) {
 void sim_node_tick(sim_world *w, sim_node *n) {
     PK_ASSERT(n->up);
     if (w->now < n->paused_until) return;
+    if (n->disk_lost) {
+        px_status st;
+        px_replica_status(n->px, &st);
+        if (!st.vote_blocked) {
+            n->disk_lost = false; /* the durable "disk lost" marker is cleared once px caught up */
+            sim_trace(w, "n%u caught up after disk loss: votes again", n->id);
+        }
+    }
     node_jobs(w, n);
     if (n->up && !n->dead_pending && sim_node_clock(w, n) >= n->next_deadline_ms) {
         px_event ev = {.kind = PX_EV_TICK};
@@ -625,19 +633,18 @@ static bool node_recover(sim_world *w, sim_node *n, px_durable *dur) {
     if (rc == PK_ENOENT) rc = PK_OK;
     if (rc) { sim_trace(w, "n%u recovery: meta: %s", n->id, pk_strerror(rc)); return false; }
     dur->promised = (px_ballot){meta.promised_round, meta.promised_node};
-    pk_buf payload;
-    pk_buf_init(&payload);
+    pk_buf *payload = &n->snap; /* kept alive: px serves it to lagging peers after SNAPSHOT_TAKEN */
+    pk_buf_reset(payload);
     uint64_t snap_slot = 0;
-    rc = store_snap_load_latest(d, SIM_DIR, &payload, &snap_slot, err, sizeof err);
+    rc = store_snap_load_latest(d, SIM_DIR, payload, &snap_slot, err, sizeof err);
     if (rc == PK_OK) {
-        rc = node_snap_decode(n, pk_buf_slice(&payload), &n->zk, err, sizeof err);
+        rc = node_snap_decode(n, pk_buf_slice(payload), &n->zk, err, sizeof err);
         if (rc) sim_fail(w, "n%u: own snapshot at slot %llu does not deserialize: %s", n->id,
                          (unsigned long long)snap_slot, err);
     } else if (rc == PK_ENOENT) {
         n->zk = zk_state_new();
         rc = PK_OK;
     }
-    pk_buf_deinit(&payload);
     if (rc) { sim_trace(w, "n%u recovery: snapshot: %s %s", n->id, pk_strerror(rc), err); return false; }
     wal_options wo = {SIM_SEGMENT_BYTES, 1 << 20};
     rc = wal_open(d, SIM_DIR, &wo, &n->wal);
@@ -678,11 +685,20 @@ void sim_node_start(sim_world *w, sim_node *n) {
         n->role = PX_FOLLOWER;
         n->leader_id = 0;
         n->ballot = (px_ballot){0, 0};
-        sim_trace(w, "n%u starts: promised %llu.%u, %zu accepted, snapshot %llu", n->id,
+        sim_trace(w, "n%u starts: promised %llu.%u, %zu accepted, snapshot %llu%s", n->id,
                   (unsigned long long)dur.promised.round, dur.promised.node, keep,
-                  (unsigned long long)dur.snapshot_slot);
+                  (unsigned long long)dur.snapshot_slot, n->disk_lost ? ", DISK LOST (not voting)" : "");
+        dur.disk_lost = n->disk_lost;
+#ifdef SIM_MUTANT_FORGET_DISK_LOST
+        dur.disk_lost = false; /* a wiped node votes at once, with its promises and accepts forgotten */
+#endif
         px_event ev = {.kind = PX_EV_START, .u.start = &dur};
         node_step(w, n, &ev);
+        if (n->up && !n->dead_pending && dur.snapshot_slot > 0) {
+            px_event st = {.kind = PX_EV_SNAPSHOT_TAKEN,
+                           .u.snapshot_taken = {dur.snapshot_slot, pk_buf_slice(&n->snap)}};
+            node_step(w, n, &st);
+        }
     } else {
         if (n->wal) { wal_close(n->wal); n->wal = NULL; }
         if (n->zk) { zk_state_free(n->zk); n->zk = NULL; }
@@ -725,6 +741,20 @@ void sim_node_crash(sim_world *w, sim_node *n) {
     n->ap_node = n->ap_epoch = 0;
     n->paused_until = 0;
     for (uint32_t i = 0; i < w->opt.clients; i++) sim_client_node_down(w, &w->clients[i], n->id);
+}
+
+void sim_node_wipe(sim_world *w, sim_node *n) {
+    PK_ASSERT(!n->up);
+    if (n->dmem) {
+        store_disk_mem_free(n->dmem);
+        n->dmem = store_disk_mem_new();
+    } else {
+        sim_disk_deinit(&n->disk);
+        sim_disk_init(&n->disk);
+    }
+    n->disk_lost = true;
+    n->disk_armed = false;
+    sim_trace(w, "n%u DISK WIPED (restarts empty with disk_lost)", n->id);
 }
 
 void sim_node_init(sim_world *w, sim_node *n, uint32_t id) {
