@@ -1,7 +1,7 @@
 # tests/sim: the deterministic simulator pk-sim, its seed sweep (test-sim) and the mutation proof (test-mutants).
 #   make build/pk-sim                       release binary (also part of `make all`)
 #   make test-sim                           SIM_SEEDS seeds of 3 replicas and SIM_SEEDS of 5 (store disk_mem),
-#                                           200 more on the simulator's own disk; all must pass
+#                                           500 more on the simulator's own disk; all must pass
 #   make test-mutants                       each mutant build must be caught within MUTANT_SEEDS seeds
 #   make CFG=mutant-x MUTANT_FLAGS=-DSIM_MUTANT_REPLY_BEFORE_FSYNC build/mutant-x/pk-sim
 
@@ -16,20 +16,21 @@ endif
 
 all: $(BUILD)/pk-sim
 
-SIM_SEEDS ?= 1000
-MUTANT_SEEDS ?= 300
+SIM_SEEDS ?= 2000
+MUTANT_SEEDS ?= 500
 
 .PHONY: test-sim test-mutants
 test-sim: $(BUILD)/pk-sim
 	$(BUILD)/pk-sim --seeds $(SIM_SEEDS) --start 1 --nodes 3
 	$(BUILD)/pk-sim --seeds $(SIM_SEEDS) --start 100001 --nodes 5
-	$(BUILD)/pk-sim --seeds 200 --start 200001 --own-disk
+	$(BUILD)/pk-sim --seeds 500 --start 200001 --own-disk
 TEST_TARGETS += test-sim
 
 # name:flag pairs; each build must make pk-sim fail (exit nonzero) within MUTANT_SEEDS seeds.
 SIM_MUTANTS := accept:PX_MUTANT_ACCEPT_BELOW_PROMISE adopt:PX_MUTANT_ADOPT_NOT_HIGHEST \
                chosen:PX_MUTANT_CHOSEN_WITHOUT_QUORUM noop:PX_MUTANT_SKIP_NOOP_FILL \
-               reply:SIM_MUTANT_REPLY_BEFORE_FSYNC order:SIM_MUTANT_APPLY_OUT_OF_ORDER sync:SIM_MUTANT_SYNC_LOCAL
+               reply:SIM_MUTANT_REPLY_BEFORE_FSYNC order:SIM_MUTANT_APPLY_OUT_OF_ORDER sync:SIM_MUTANT_SYNC_LOCAL \
+               lost:SIM_MUTANT_FORGET_DISK_LOST
 
 test-mutants:
 	@set -e; for m in $(SIM_MUTANTS); do \
