@@ -409,61 +409,82 @@ static void whoami_body(rt_conn *c, pk_buf *out) {
     }
 }
 
-/* Executes a local op (reads, watch management, whoAmI, SASL) against the applied state now. */
-static void exec_local(rt_conn *c, int32_t xid, int32_t op, pk_slice body, uint64_t recv_ms) {
+/* Runs a local op's body into out (the reply body is appended there); returns the reply's err. */
+static int32_t run_local(rt_conn *c, int32_t op, pk_slice body, pk_buf *out) {
     rt_server *srv = c->srv;
     const zk_state *st = rt_node_state(srv->node);
-    pk_buf reply;
-    pk_buf_init(&reply);
-    int32_t err = ZK_ERR_OK;
     if (zk_op_is_read(op)) {
         zk_auth auth = rt_conn_auth(c);
         zk_read_result res;
-        zk_read(st, &auth, c->session_id, op, body, &reply, &res);
-        err = res.err;
+        zk_read(st, &auth, c->session_id, op, body, out, &res);
         if (res.watch != ZK_WATCH_NONE)
             zk_watches_add(srv->watches, c->id, res.watch_path, res.watch, ZK_WMODE_STANDARD);
-    } else if (op == ZK_OP_SET_WATCHES || op == ZK_OP_SET_WATCHES2) {
-        pk_buf deliveries;
-        pk_buf_init(&deliveries);
-        err = zk_watches_set(srv->watches, st, c->id, op, body, &deliveries);
-        const zk_delivery *d = (const zk_delivery *)deliveries.data;
-        for (size_t i = 0; i < deliveries.len / sizeof *d; i++) rt_conn_send_event(c, d[i].type, d[i].path);
-        pk_buf_deinit(&deliveries);
-    } else if (op == ZK_OP_ADD_WATCH) {
-        jute_reader r;
-        jute_reader_init_slice(&r, body, (int32_t)srv->cfg.jute_max_buffer);
+        return res.err;
+    }
+    jute_reader r;
+    jute_reader_init_slice(&r, body, (int32_t)srv->cfg.jute_max_buffer);
+    if (op == ZK_OP_ADD_WATCH) {
         struct wire_add_watch_request req;
-        if (wire_add_watch_request_decode(&r, &req) != 0 || (req.mode != 0 && req.mode != 1)) {
-            err = ZK_ERR_MARSHALLING;
-        } else if (req.mode == 0) {
+        if (wire_add_watch_request_decode(&r, &req) != 0 || (req.mode != 0 && req.mode != 1)) return ZK_ERR_MARSHALLING;
+        if (req.mode == 0) {
             zk_watches_add(srv->watches, c->id, req.path, ZK_WATCH_DATA, ZK_WMODE_PERSISTENT);
             zk_watches_add(srv->watches, c->id, req.path, ZK_WATCH_CHILD, ZK_WMODE_PERSISTENT);
         } else {
             zk_watches_add(srv->watches, c->id, req.path, ZK_WATCH_DATA, ZK_WMODE_PERSISTENT_RECURSIVE);
         }
-        if (err == ZK_ERR_OK) jute_write_int(&reply, 0); /* ErrorResponse{0} */
-    } else if (op == ZK_OP_CHECK_WATCHES || op == ZK_OP_REMOVE_WATCHES) {
-        jute_reader r;
-        jute_reader_init_slice(&r, body, (int32_t)srv->cfg.jute_max_buffer);
-        struct wire_remove_watches_request req;
-        if (wire_remove_watches_request_decode(&r, &req) != 0) err = ZK_ERR_MARSHALLING;
-        else err = zk_watches_check_remove(srv->watches, c->id, req.path, req.type, op == ZK_OP_REMOVE_WATCHES);
-    } else if (op == ZK_OP_WHOAMI) {
-        whoami_body(c, &reply);
-    } else if (op == ZK_OP_SASL) {
-        err = rt_sasl_step(c, body, &reply);
-    } else {
-        PK_PANIC("exec_local: op %d is not local", op);
+        jute_write_int(out, 0); /* ErrorResponse{0}: Java reads it */
+        return ZK_ERR_OK;
     }
-    uint64_t zxid = (op == ZK_OP_SASL) ? 0 : zk_state_last_zxid(st);
-    rt_conn_send_reply(c, xid, zxid, err, err == ZK_ERR_OK ? pk_buf_slice(&reply) : (pk_slice){0});
+    if (op == ZK_OP_CHECK_WATCHES || op == ZK_OP_REMOVE_WATCHES) {
+        struct wire_remove_watches_request req;
+        if (wire_remove_watches_request_decode(&r, &req) != 0) return ZK_ERR_MARSHALLING;
+        return zk_watches_check_remove(srv->watches, c->id, req.path, req.type, op == ZK_OP_REMOVE_WATCHES);
+    }
+    if (op == ZK_OP_WHOAMI) {
+        whoami_body(c, out);
+        return ZK_ERR_OK;
+    }
+    if (op == ZK_OP_SASL) return rt_sasl_step(c, body, out);
+    PK_PANIC("run_local: op %d is not local", op);
+}
+
+/* Executes a local op against the applied state now, encoding its reply straight into the output buffer. */
+static void exec_local(rt_conn *c, int32_t xid, int32_t op, pk_slice body, uint64_t recv_ms) {
+    rt_server *srv = c->srv;
+    const zk_state *st = rt_node_state(srv->node);
+    if (op == ZK_OP_SET_WATCHES || op == ZK_OP_SET_WATCHES2) {
+        /* Catch-up events go out before the reply. */
+        pk_buf deliveries;
+        pk_buf_init(&deliveries);
+        int32_t err = zk_watches_set(srv->watches, st, c->id, op, body, &deliveries);
+        const zk_delivery *d = (const zk_delivery *)deliveries.data;
+        for (size_t i = 0; i < deliveries.len / sizeof *d; i++) rt_conn_send_event(c, d[i].type, d[i].path);
+        pk_buf_deinit(&deliveries);
+        rt_conn_send_reply(c, xid, zk_state_last_zxid(st), err, (pk_slice){0});
+        record_latency(c, recv_ms);
+        return;
+    }
+    if (c->closed) return;
+    size_t mark = jute_frame_begin(&c->out);
+    jute_write_int(&c->out, xid);
+    size_t patch = c->out.len;
+    jute_write_long(&c->out, 0);
+    jute_write_int(&c->out, 0);
+    size_t body_start = c->out.len;
+    int32_t err = run_local(c, op, body, &c->out);
+    if (err != ZK_ERR_OK) c->out.len = body_start; /* no body on errors */
+    uint64_t zxid = op == ZK_OP_SASL ? 0 : zk_state_last_zxid(st);
+    pk_put_u64(c->out.data + patch, zxid);
+    pk_put_u32(c->out.data + patch + 8, (uint32_t)err);
+    jute_frame_end(&c->out, mark);
+    c->packets_sent++;
+    srv->packets_sent++;
+    rt_conn_mark_dirty(c);
     record_latency(c, recv_ms);
     if (op == ZK_OP_SASL && err != ZK_ERR_OK) {
         srv->auth_failed_count++;
         c->state = RT_CONN_CLOSING; /* ZooKeeper closes after a failed SASL exchange */
     }
-    pk_buf_deinit(&reply);
 }
 
 /* True for ops executed locally (in FIFO order) without a txn. */
