@@ -76,6 +76,7 @@ struct px_replica {
     bool catchup_sent;
     /* lost disk */
     bool vote_blocked;
+    uint64_t nonce;             /* this incarnation's random id: catch-up replies echo it (fresh, not in flight) */
     bool rejoin_known;
     uint64_t rejoin_target;
     px_ballot max_ballot_seen;
@@ -497,7 +498,7 @@ static void leader_heartbeat(px_replica *r, uint64_t now) {
 /* Sends a catch-up request for the slots after chosen_to to `to`. */
 static void request_catchup(px_replica *r, uint32_t to, uint64_t now) {
     if (to == 0 || to == r->cfg.self_id) return;
-    px_msg m = {.type = PX_MSG_CATCHUP_REQ, .slot = r->chosen_to + 1};
+    px_msg m = {.type = PX_MSG_CATCHUP_REQ, .slot = r->chosen_to + 1, .total = r->nonce};
     send_msg(r, to, &m, NULL, false);
     r->catchup_sent = true;
     r->catchup_sent_ms = now;
@@ -514,14 +515,8 @@ static void rejoin_check(px_replica *r) {
     PK_ASSERT(!r->vote_blocked);
 }
 
-/* Follower: learns chosen-up-to `c` (and the leader's last proposed slot `end`) from the leader of ballot `b`;
- * marks chosen what it accepted under b. A replica that lost its disk votes again only once caught up to the
- * leader's log end as learned after its restart: every slot it may have voted in before is chosen by then. */
-static void learn_chosen(px_replica *r, px_ballot b, uint64_t c, uint64_t end, uint64_t now) {
-    if (!r->rejoin_known) {
-        r->rejoin_known = true;
-        r->rejoin_target = PK_MAX(c, end);
-    }
+/* Follower: learns chosen-up-to `c` from the leader of ballot `b`; marks chosen what it accepted under b. */
+static void learn_chosen(px_replica *r, px_ballot b, uint64_t c, uint64_t now) {
     PK_ASSERT(r->role == PX_FOLLOWER);
     if (c > r->leader_chosen_to) r->leader_chosen_to = c;
     if (r->snap_in_done) return; /* a snapshot install is pending: the log moves on after it */
@@ -552,10 +547,10 @@ static void send_snapshot_chunk(px_replica *r, uint32_t idx, uint64_t now) {
 }
 
 /* Serves a catch-up request: chosen entries from `from` on, or a snapshot if they were compacted. */
-static void serve_catchup(px_replica *r, uint32_t idx, uint64_t from, uint64_t now) {
+static void serve_catchup(px_replica *r, uint32_t idx, uint64_t from, uint64_t nonce, uint64_t now) {
     PK_ASSERT(idx < r->cfg.node_count && idx != r->self_idx);
     PK_ASSERT(r->log_first <= r->chosen_to + 1);
-    if (from == 0 || from > r->chosen_to) return;
+    if (from == 0) return;
     if (from < r->log_first) {
         if (r->snap_slot >= from && r->snap_bytes.len > 0) {
             if (!r->snap_out[idx].active || r->snap_out[idx].slot != r->snap_slot)
@@ -575,7 +570,10 @@ static void serve_catchup(px_replica *r, uint32_t idx, uint64_t from, uint64_t n
         count++;
         bytes += ls->len;
     }
-    px_msg m = {.type = PX_MSG_CATCHUP_ENTRIES, .ballot = r->ballot, .chosen_to = r->chosen_to, .entry_count = count};
+    /* slot = our log end and the echoed nonce let a replica that lost its disk learn a fresh rejoin point */
+    px_msg m = {.type = PX_MSG_CATCHUP_ENTRIES, .ballot = r->ballot, .chosen_to = r->chosen_to, .entry_count = count,
+                .slot = r->role == PX_LEADER ? r->next_slot - 1 : log_last(r), .total = nonce,
+                .flags = r->role == PX_LEADER ? PX_CATCHUP_FROM_LEADER : 0};
     send_msg(r, r->cfg.node_ids[idx], &m, (const px_entry *)(void *)r->msg_entries_scratch.data, false);
 }
 
@@ -600,6 +598,12 @@ static void on_catchup_entries(px_replica *r, uint32_t from, const px_msg *m, ui
         PK_ASSERT(log_at(r, e.slot) && log_at(r, e.slot)->has);
     }
     PK_ASSERT(r->role == PX_FOLLOWER);
+    if (r->vote_blocked && !r->rejoin_known && m->total == r->nonce && (m->flags & PX_CATCHUP_FROM_LEADER)) {
+        /* A leader's reply to a request of this incarnation: its log end covers every slot this replica may
+         * have voted in before it lost its disk. Vote again once caught up to it. */
+        r->rejoin_known = true;
+        r->rejoin_target = PK_MAX(m->slot, m->chosen_to);
+    }
     if (m->chosen_to > r->leader_chosen_to && from == r->leader_id) r->leader_chosen_to = m->chosen_to;
     rejoin_check(r);
     r->catchup_sent = false;
@@ -763,7 +767,7 @@ static void on_accept(px_replica *r, uint32_t from, const px_msg *m, uint64_t no
     if (r->vote_blocked) {
         r->leader_id = from;
         r->leader_contact_ms = now;
-        learn_chosen(r, (px_ballot){0, 0}, m->chosen_to, m->slot, now);
+        learn_chosen(r, (px_ballot){0, 0}, m->chosen_to, now);
         return;
     }
     int c = px_ballot_cmp(m->ballot, r->promised);
@@ -787,7 +791,7 @@ static void on_accept(px_replica *r, uint32_t from, const px_msg *m, uint64_t no
     ensure_slot_durable(r, m->slot);
     px_msg a = {.type = PX_MSG_ACCEPTED, .ballot = m->ballot, .slot = m->slot};
     send_msg(r, from, &a, NULL, true);
-    if (c >= 0) learn_chosen(r, m->ballot, m->chosen_to, m->slot, now);
+    if (c >= 0) learn_chosen(r, m->ballot, m->chosen_to, now);
 }
 
 /* Leader: counts an Accepted. */
@@ -806,12 +810,12 @@ static void on_heartbeat(px_replica *r, uint32_t from, const px_msg *m, uint64_t
     if (r->vote_blocked) {
         r->leader_id = from;
         r->leader_contact_ms = now;
-        learn_chosen(r, (px_ballot){0, 0}, m->chosen_to, m->slot, now);
+        learn_chosen(r, (px_ballot){0, 0}, m->chosen_to, now);
         return;
     }
     if (px_ballot_cmp(m->ballot, r->promised) < 0) { send_nack(r, from, m->ballot); return; }
     follow(r, m->ballot, now);
-    learn_chosen(r, m->ballot, m->chosen_to, m->slot, now);
+    learn_chosen(r, m->ballot, m->chosen_to, now);
     px_msg a = {.type = PX_MSG_HEARTBEAT_ACK, .ballot = m->ballot, .chosen_to = r->chosen_to};
     send_msg(r, from, &a, NULL, false);
 }
@@ -833,7 +837,7 @@ static void on_message(px_replica *r, uint32_t from, pk_slice bytes, uint64_t no
     case PX_MSG_HEARTBEAT_ACK:
         if (r->role == PX_LEADER && px_ballot_cmp(m.ballot, r->ballot) == 0) r->last_ack_ms[idx] = now;
         break;
-    case PX_MSG_CATCHUP_REQ: serve_catchup(r, (uint32_t)idx, m.slot, now); break;
+    case PX_MSG_CATCHUP_REQ: serve_catchup(r, (uint32_t)idx, m.slot, m.total, now); break;
     case PX_MSG_CATCHUP_ENTRIES: on_catchup_entries(r, from, &m, now); break;
     case PX_MSG_SNAPSHOT_CHUNK: on_snapshot_chunk(r, from, &m); break;
     case PX_MSG_SNAPSHOT_ACK: on_snapshot_ack(r, (uint32_t)idx, &m, now); break;
@@ -893,9 +897,9 @@ static void on_tick(px_replica *r, uint64_t now) {
         if (now >= r->next_heartbeat_ms) leader_heartbeat(r, now);
         return;
     }
-    if (r->chosen_to < r->leader_chosen_to && r->catchup_sent &&
-        now - r->catchup_sent_ms >= r->cfg.heartbeat_interval_ms)
-        request_catchup(r, r->leader_id, now);
+    bool retry = !r->catchup_sent || now - r->catchup_sent_ms >= r->cfg.heartbeat_interval_ms;
+    if (r->chosen_to < r->leader_chosen_to && r->catchup_sent && retry) request_catchup(r, r->leader_id, now);
+    else if (r->vote_blocked && !r->rejoin_known && retry) request_catchup(r, r->leader_id, now);
     if (r->vote_blocked || now < r->election_deadline_ms) return;
     start_election(r, now);
 }
@@ -976,6 +980,8 @@ px_replica *px_replica_new(const px_config *config) {
     }
     PK_ASSERT(r->self_idx < config->node_count);
     pk_prng_seed(&r->prng, config->seed ^ ((uint64_t)config->self_id << 32));
+    uint64_t salt[2] = {config->seed, config->self_id};
+    r->nonce = pk_hash64(salt, sizeof salt, 0x6e6f6e6365ull) | 1; /* does not disturb the timer sequence */
     r->next_token = 1;
     r->log_first = 1;
     pk_buf_init(&r->arena);

@@ -161,7 +161,9 @@ bool px_quorum_ok(const px_config *config, int phase, uint32_t count);
  * keeps the installed bytes to serve other replicas until the next PX_EV_SNAPSHOT_TAKEN.
  * Lost disk: px_durable.disk_lost makes the replica non-voting until it has caught up to the leader's log end
  * as learned after the restart (the last slot the leader had proposed: every slot this replica may have voted
- * in before is at or below it). The caller must keep the "disk lost" fact durable and pass disk_lost=true again
+ * in before is at or below it), from the leader's answer to a catch-up request carrying this incarnation's
+ * random nonce (so a message sent before the restart cannot count). Seed each incarnation differently
+ * (config.seed). The caller must keep the "disk lost" fact durable and pass disk_lost=true again
  * on every restart until px_replica_status() reports vote_blocked == false (a replica restarting while still
  * blocked must not vote either).
  * Leader stickiness: an acceptor ignores a Prepare while it heard the current leader within election_timeout_ms.
@@ -185,14 +187,16 @@ typedef enum px_msg_type {
     PX_MSG_ACCEPTED = 5,        /* ballot, slot */
     PX_MSG_HEARTBEAT = 6,       /* ballot, slot = the leader's last proposed slot, chosen_to */
     PX_MSG_HEARTBEAT_ACK = 7,   /* ballot, chosen_to (the follower's) */
-    PX_MSG_CATCHUP_REQ = 8,     /* slot = first slot wanted */
-    PX_MSG_CATCHUP_ENTRIES = 9, /* ballot (sender's), chosen_to (sender's), entries (chosen, ascending) */
+    PX_MSG_CATCHUP_REQ = 8,     /* slot = first slot wanted, total = the requester's incarnation nonce */
+    PX_MSG_CATCHUP_ENTRIES = 9, /* ballot, slot = sender's log end, chosen_to, total = echoed nonce,
+                                   flags (PX_CATCHUP_FROM_LEADER), entries (chosen, ascending) */
     PX_MSG_SNAPSHOT_CHUNK = 10, /* slot = snapshot slot, total, offset, value = chunk bytes */
     PX_MSG_SNAPSHOT_ACK = 11,   /* slot = snapshot slot, offset = bytes received so far */
 } px_msg_type;
 #define PX_MSG_TYPE_MAX 11
 
 #define PX_PROMISE_INCOMPLETE 1u /* Promise flag: the acceptor could not list every slot from from_slot on */
+#define PX_CATCHUP_FROM_LEADER 1u /* CatchupEntries flag: the sender leads its ballot */
 
 /* A decoded message; slices point into the decoded bytes. Fields a type does not carry are zero. */
 typedef struct px_msg {

@@ -96,7 +96,10 @@ static void out_msg(pk_slice bytes) {
     case PX_MSG_HEARTBEAT:
     case PX_MSG_HEARTBEAT_ACK: outf(" b=%s chosen=%llu", fmt_ballot(m.ballot, b1), (unsigned long long)m.chosen_to); break;
     case PX_MSG_CATCHUP_REQ: outf(" from=%llu", (unsigned long long)m.slot); break;
-    case PX_MSG_CATCHUP_ENTRIES: outf(" b=%s chosen=%llu", fmt_ballot(m.ballot, b1), (unsigned long long)m.chosen_to); break;
+    case PX_MSG_CATCHUP_ENTRIES:
+        outf(" b=%s chosen=%llu end=%llu%s", fmt_ballot(m.ballot, b1), (unsigned long long)m.chosen_to,
+             (unsigned long long)m.slot, (m.flags & PX_CATCHUP_FROM_LEADER) ? " leader" : "");
+        break;
     case PX_MSG_SNAPSHOT_CHUNK:
         outf(" slot=%llu offset=%llu len=%zu total=%llu", (unsigned long long)m.slot, (unsigned long long)m.offset,
              m.value.len, (unsigned long long)m.total);
@@ -165,6 +168,7 @@ typedef struct node {
     uint32_t leader;
     px_ballot ballot;
     uint64_t deadline_ms;
+    uint64_t starts;
 } node;
 
 static node g_nodes[MAX_NODES + 1];
@@ -341,7 +345,9 @@ static void persist_node(node *n) {
 
 /* Starts (or restarts) node n from its durable state. */
 static void start_node(node *n, bool disk_lost) {
-    n->r = px_replica_new(&n->cfg);
+    px_config c = n->cfg;
+    c.seed += 1000003ull * n->starts++; /* each incarnation seeds its own timers and nonce */
+    n->r = px_replica_new(&c);
     n->up = true;
     n->role = PX_FOLLOWER;
     n->leader = 0;

@@ -61,6 +61,7 @@ typedef struct fz_world {
     uint64_t max_chosen;
     uint32_t counter;
     bool disk_loss;     /* restarts may lose the disk */
+    uint64_t restarts;
 } fz_world;
 
 static fz_world *W;
@@ -214,6 +215,7 @@ static void fz_start(uint32_t id, bool disk_lost) {
     }
     px_config c = W->cfg;
     c.self_id = id;
+    c.seed = W->cfg.seed + 0x9E3779B97F4A7C15ull * ++W->restarts; /* each incarnation draws its own nonce */
     n->r = px_replica_new(&c);
     n->up = true;
     px_entry *acc = pk_calloc(FZ_SLOTS, sizeof *acc);
@@ -401,6 +403,8 @@ static uint64_t fz_settle(void) {
 
 /* Runs one seed: chaos then settle. */
 static void fz_run(uint32_t n, uint64_t seed, uint32_t q1, uint32_t q2, int steps, bool disk_loss) {
+    const char *only = getenv("PX_FUZZ_ONLY"); /* replay one seed */
+    if (only && strtoull(only, NULL, 10) != seed) return;
     fz_init(n, seed, q1, q2);
     W->disk_loss = disk_loss || getenv("PX_FUZZ_DISK_LOSS") != NULL;
     fz_trace = getenv("PX_FUZZ_TRACE") != NULL;
