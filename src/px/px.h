@@ -153,7 +153,8 @@ bool px_quorum_ok(const px_config *config, int phase, uint32_t count);
  * after_persist sends reveal state that is not durable yet always re-lists that state in its own persist step,
  * so a caller may send after_persist messages as soon as *this* update's persist step is durable.
  * A replica with node_count 1 is leader right in the update of PX_EV_START (its promise is in that update's
- * persist step; nothing can be chosen before its own accept, persisted after the promise, is durable).
+ * persist step; nothing new is chosen before its own accept, persisted after the promise, is durable). Its
+ * loaded accepted entries, durable at the only acceptor, are chosen at START up to the first gap.
  * After PX_EV_START with snapshot_slot > 0, feed PX_EV_SNAPSHOT_TAKEN with the loaded snapshot so this
  * replica can serve lagging peers. Values passed to PX_EV_PROPOSE must be at most PX_MAX_VALUE_BYTES.
  * Snapshot install: when an update has install_snapshot, the caller replaces its state machine with install_bytes
