@@ -33,6 +33,7 @@ static int zk_txn_op_decode(jute_reader *r, uint8_t type, zk_txn_op *op) {
         op->data = jute_read_buffer(r);
         op->acl = zk_txn_read_acl(r);
         op->owner = jute_read_long(r);
+        if (r->err == 0 && (op->path.len < 2 || !zk_path_valid(op->path))) jute_reader_fail(r, PK_EDECODE);
         break;
     case ZK_TXN_DELETE:
     case ZK_TXN_CHECK:

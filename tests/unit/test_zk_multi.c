@@ -473,3 +473,59 @@ Test(zk_multi, set_data_moves_node_safely) {
     pk_buf_deinit(&out);
     zkt_deinit(&t);
 }
+
+Test(zk_multi, mutated_txns_never_crash_apply) {
+    zkt t;
+    zkt_init(&t);
+    uint64_t sid = 0x0600000000000001ull;
+    zkt_session(&t, sid);
+    pk_prng rng;
+    pk_prng_seed(&rng, 7);
+    pk_buf b, txn;
+    pk_buf_init(&b);
+    pk_buf_init(&txn);
+    static const char *const paths[] = {"/a", "/a/b", "/c", "/a/b/c"};
+    size_t applied_ok = 0, corrupt = 0;
+    for (int i = 0; i < 4000; i++) {
+        const char *path = paths[pk_prng_below(&rng, 4)];
+        int kind = (int)pk_prng_below(&rng, 4);
+        int32_t op = ZK_OP_CREATE;
+        if (kind == 0 || kind == 1) {
+            zkt_create_body(&b, path, "data", (int32_t)pk_prng_below(&rng, 4), NULL, 1);
+            op = kind == 0 ? ZK_OP_CREATE : ZK_OP_CREATE2;
+        } else if (kind == 2) {
+            pk_buf_reset(&b);
+            struct wire_set_data_request r = {pk_slice_str(path), pk_slice_str("xyz"), -1};
+            wire_set_data_request_encode(&b, &r);
+            op = ZK_OP_SET_DATA;
+        } else {
+            pk_buf_reset(&b);
+            struct wire_delete_request r = {pk_slice_str(path), -1};
+            wire_delete_request_encode(&b, &r);
+            op = ZK_OP_DELETE;
+        }
+        cr_assert_eq(zkt_prep(&t, sid, op, &b, NULL, &txn), 0);
+        /* mutate 1-3 bytes after the header (keep zxid valid) */
+        int flips = 1 + (int)pk_prng_below(&rng, 3);
+        for (int f = 0; f < flips && txn.len > ZK_TXN_HEADER_LEN; f++) {
+            size_t at = ZK_TXN_HEADER_LEN - 1 + pk_prng_below(&rng, txn.len - ZK_TXN_HEADER_LEN + 1);
+            txn.data[at] ^= (uint8_t)(1u << pk_prng_below(&rng, 8));
+        }
+        if (pk_prng_chance(&rng, 1, 8)) txn.len = pk_prng_below(&rng, txn.len + 1);
+        pk_buf_reset(&t.reply);
+        zk_events_clear(t.ev);
+        int rc = zk_apply(t.s, pk_buf_slice(&txn), &t.res, &t.reply, t.ev);
+        cr_assert(rc == PK_OK || rc == PK_ECORRUPT, "rc %d", rc);
+        if (rc == PK_OK) applied_ok++;
+        else corrupt++;
+        zk_prep_reset(t.p);  /* the overlay no longer describes what was applied */
+        cr_assert_eq(zk_state_digest(t.s), zk_state_digest_full(t.s));
+    }
+    cr_assert_gt(applied_ok, 100);
+    cr_assert_gt(corrupt, 100);
+    zk_state *r = round_trip(t.s);
+    zk_state_free(r);
+    pk_buf_deinit(&b);
+    pk_buf_deinit(&txn);
+    zkt_deinit(&t);
+}
