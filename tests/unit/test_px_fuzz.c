@@ -13,7 +13,7 @@
 #define FZ_NODES 5
 #define FZ_SLOTS 4096
 #define FZ_NET 4096
-#define FZ_PEND 256
+#define FZ_PEND 4096
 
 typedef struct fz_msg {
     uint32_t from, to;
