@@ -219,7 +219,7 @@ static void heal_partition(sim_world *w) {
 /* True when some node's disk was wiped and it has not caught up yet (one lost disk at a time: f >= 1). */
 static bool any_disk_lost(const sim_world *w) {
     for (uint32_t i = 0; i < w->n; i++)
-        if (w->nodes[i].disk_lost) return true;
+        if (w->nodes[i].disk_lost || w->nodes[i].rotted) return true; /* rotted: may be wiped at restart */
     return false;
 }
 
@@ -237,6 +237,7 @@ static void faults_tick(sim_world *w) {
             sim_node_crash(w, n);
             n->restart_at = w->now + 20 + pk_prng_below(p, 400);
             if (w->wipe_pm && pk_prng_below(p, 1000) < w->wipe_pm && !any_disk_lost(w)) sim_node_wipe(w, n);
+            else if (w->rot_pm && pk_prng_below(p, 1000) < w->rot_pm && !any_disk_lost(w)) sim_node_rot(w, n);
             continue;
         }
         if (w->now >= n->paused_until && pk_prng_below(p, 1000000) < w->pause_per_m) {
@@ -296,6 +297,7 @@ static void world_params(sim_world *w) {
     w->slow_pm = (uint32_t)pk_prng_below(p, 30);
     w->leader_crash_pm = (uint32_t)pk_prng_below(p, 12);
     w->wipe_pm = pk_prng_chance(p, 1, 3) ? (uint32_t)pk_prng_below(p, 300) : 0;
+    w->rot_pm = pk_prng_chance(p, 1, 3) ? (uint32_t)pk_prng_below(p, 400) : 0;
     w->crash_per_m = 100 + (uint32_t)pk_prng_below(p, 900);
     w->pause_per_m = (uint32_t)pk_prng_below(p, 500);
     w->part_per_m = 200 + (uint32_t)pk_prng_below(p, 1500);

@@ -80,6 +80,7 @@ typedef struct sim_node {
     sim_disk disk;            /* the simulator's own disk (--own-disk) */
     struct store_disk_mem *dmem;  /* the store's in-memory disk (default) */
     bool disk_armed;          /* a countdown fault is armed */
+    bool rotted, wipe_needed; /* bit rot injected since the last start; recovery found corruption */
     bool disk_lost;           /* its disk was wiped: start with disk_lost until px reports it caught up (this flag
                                  stands for the durable marker an operator or rt keeps outside the data) */
     wal *wal;
@@ -161,6 +162,7 @@ typedef struct sim_world {
     uint32_t drop_pm, dup_pm, slow_pm, delay_min_ms, delay_max_ms;
     uint32_t leader_crash_pm;    /* per 1000 proposals: the leader crashes right after proposing */
     uint32_t wipe_pm;            /* per 1000 crashes: the disk is lost too */
+    uint32_t rot_pm;             /* per 1000 crashes: a bit rots in meta or a snapshot */
     uint32_t crash_per_m, pause_per_m, part_per_m, diskfault_per_m;   /* per million per ms */
     sim_slot_rec *slots;
     size_t slot_cap;
@@ -212,6 +214,8 @@ store_disk *sim_node_disk(sim_node *n);
 void sim_node_disk_arm(sim_node *n, uint64_t countdown, int err);
 /* Cancels an armed disk fault. */
 void sim_node_disk_disarm(sim_node *n);
+/* Flips a bit in a down node's meta or snapshot file (store disk_mem only); true when done. */
+bool sim_node_rot(sim_world *w, sim_node *n);
 /* Replaces a down node's disk with an empty one; it restarts with px_durable.disk_lost. */
 void sim_node_wipe(sim_world *w, sim_node *n);
 /* Crashes a node: in-flight work lost, disk loses unsynced state; clients' outstanding ops become unknown. */

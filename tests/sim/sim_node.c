@@ -10,6 +10,7 @@
 #define SIM_CHAIN_HDR 24
 
 static void node_process(sim_world *w, sim_node *n, const px_update *u);
+static void node_start_once(sim_world *w, sim_node *n);
 
 store_disk *sim_node_disk(sim_node *n) {
     PK_ASSERT(n != NULL);
@@ -609,6 +610,20 @@ static void node_config(sim_world *w, sim_node *n, px_config *cfg) {
     cfg->seed = w->opt.seed * 31 + n->id * 7 + n->crashes;
 }
 
+/* Handles corruption found at recovery: expected after injected bit rot (the node's disk is then wiped and it
+ * rejoins with disk_lost, as an operator would), a failure of the run otherwise. Returns false (stay down). */
+static bool node_corrupt(sim_world *w, sim_node *n, const char *what, const char *err) {
+    PK_ASSERT(!n->up);
+    if (n->zk) { zk_state_free(n->zk); n->zk = NULL; }
+    if (!n->rotted) {
+        sim_fail(w, "n%u recovery: %s corrupt without injected bit rot: %s", n->id, what, err);
+        return false;
+    }
+    sim_trace(w, "n%u recovery: %s corruption detected (injected bit rot): %s", n->id, what, err);
+    n->wipe_needed = true;
+    return false;
+}
+
 /* Recovers durable state from disk into px_durable, zk and the WAL; false (node stays down) on error. */
 static bool node_recover(sim_world *w, sim_node *n, px_durable *dur) {
     store_disk *d = sim_node_disk(n);
@@ -631,6 +646,7 @@ static bool node_recover(sim_world *w, sim_node *n, px_durable *dur) {
     }
     if (rc == PK_OK) rc = store_meta_read(d, SIM_DIR, &meta);
     if (rc == PK_ENOENT) rc = PK_OK;
+    if (rc == PK_ECORRUPT) return node_corrupt(w, n, "meta", "");
     if (rc) { sim_trace(w, "n%u recovery: meta: %s", n->id, pk_strerror(rc)); return false; }
     dur->promised = (px_ballot){meta.promised_round, meta.promised_node};
     pk_buf *payload = &n->snap; /* kept alive: px serves it to lagging peers after SNAPSHOT_TAKEN */
@@ -639,17 +655,22 @@ static bool node_recover(sim_world *w, sim_node *n, px_durable *dur) {
     rc = store_snap_load_latest(d, SIM_DIR, payload, &snap_slot, err, sizeof err);
     if (rc == PK_OK) {
         rc = node_snap_decode(n, pk_buf_slice(payload), &n->zk, err, sizeof err);
-        if (rc) sim_fail(w, "n%u: own snapshot at slot %llu does not deserialize: %s", n->id,
-                         (unsigned long long)snap_slot, err);
+        if (rc) return node_corrupt(w, n, "snapshot deserialize", err);
     } else if (rc == PK_ENOENT) {
         n->zk = zk_state_new();
         rc = PK_OK;
+    } else if (rc == PK_ECORRUPT) {
+        return node_corrupt(w, n, "snapshot (none verifies)", err);
     }
     if (rc) { sim_trace(w, "n%u recovery: snapshot: %s %s", n->id, pk_strerror(rc), err); return false; }
     wal_options wo = {SIM_SEGMENT_BYTES, 1 << 20};
     rc = wal_open(d, SIM_DIR, &wo, &n->wal);
     if (rc == PK_OK) rc = wal_replay(n->wal, node_replay_cb, n, err, sizeof err);
-    if (rc == PK_ECORRUPT) sim_fail(w, "n%u recovery: WAL: %s: %s", n->id, pk_strerror(rc), err);
+    if (rc == PK_ECORRUPT) {
+        wal_close(n->wal);
+        n->wal = NULL;
+        return node_corrupt(w, n, "WAL", err);
+    }
     if (rc) {
         sim_trace(w, "n%u recovery: WAL: %s: %s (stays down)", n->id, pk_strerror(rc), err);
         return false;
@@ -660,6 +681,46 @@ static bool node_recover(sim_world *w, sim_node *n, px_durable *dur) {
 }
 
 void sim_node_start(sim_world *w, sim_node *n) {
+    node_start_once(w, n);
+    if (n->up || !n->wipe_needed || w->failed) return;
+    n->wipe_needed = false;
+    sim_node_wipe(w, n);
+    node_start_once(w, n);
+}
+
+/* Flips one bit of the node's meta or a snapshot file (checksummed as a whole; the WAL's last record would read
+ * as a torn tail, so it is not a target). Returns true when a bit was flipped. */
+bool sim_node_rot(sim_world *w, sim_node *n) {
+    PK_ASSERT(!n->up);
+    if (!n->dmem) return false;
+    store_disk *d = sim_node_disk(n);
+    char **names = NULL;
+    size_t count = 0;
+    if (d->ops->list(d, SIM_DIR, &names, &count) != PK_OK) return false;
+    char path[256] = {0};
+    size_t pick = count ? (size_t)pk_prng_below(&w->prng, count) : 0;
+    for (size_t i = 0; i < count; i++) {
+        bool target = !strcmp(names[i], "meta") || (!strncmp(names[i], "snap-", 5) && !strstr(names[i], ".tmp"));
+        if (i >= pick && target && !path[0]) snprintf(path, sizeof path, "%s/%s", SIM_DIR, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    if (!path[0]) return false;
+    pk_buf data;
+    pk_buf_init(&data);
+    bool ok = store_disk_mem_read_file(n->dmem, path, &data) == PK_OK && data.len > 0 &&
+              store_disk_mem_corrupt(n->dmem, path, pk_prng_below(&w->prng, data.len),
+                                     (uint8_t)(1u << pk_prng_below(&w->prng, 8))) == PK_OK;
+    pk_buf_deinit(&data);
+    if (ok) {
+        n->rotted = true;
+        sim_trace(w, "n%u BIT ROT in %s", n->id, path);
+    }
+    return ok;
+}
+
+/* Starts a node once: recovers from disk and steps PX_EV_START (stays down when recovery fails). */
+static void node_start_once(sim_world *w, sim_node *n) {
     PK_ASSERT(!n->up);
     PK_ASSERT(n->px == NULL && n->zk == NULL);
     px_durable dur;
@@ -688,6 +749,7 @@ void sim_node_start(sim_world *w, sim_node *n) {
         sim_trace(w, "n%u starts: promised %llu.%u, %zu accepted, snapshot %llu%s", n->id,
                   (unsigned long long)dur.promised.round, dur.promised.node, keep,
                   (unsigned long long)dur.snapshot_slot, n->disk_lost ? ", DISK LOST (not voting)" : "");
+        n->rotted = false; /* what was not detected now is latent (old files) */
         dur.disk_lost = n->disk_lost;
 #ifdef SIM_MUTANT_FORGET_DISK_LOST
         dur.disk_lost = false; /* a wiped node votes at once, with its promises and accepts forgotten */
@@ -754,6 +816,7 @@ void sim_node_wipe(sim_world *w, sim_node *n) {
     }
     n->disk_lost = true;
     n->disk_armed = false;
+    n->rotted = false;
     sim_trace(w, "n%u DISK WIPED (restarts empty with disk_lost)", n->id);
 }
 
