@@ -17,7 +17,7 @@ endif
 all: $(BUILD)/pk-sim
 
 SIM_SEEDS ?= 2000
-MUTANT_SEEDS ?= 500
+MUTANT_SEEDS ?= 1000
 
 .PHONY: test-sim test-mutants
 test-sim: $(BUILD)/pk-sim
