@@ -26,8 +26,8 @@ test-diff: $(BUILD)/pk-server
 	PK_SERVER=$(PK_SERVER_ABS) $(PY) tests/diff/run_diff.py --a zk --b pk --seeds $(DIFF_SEEDS) --ops $(DIFF_OPS)
 
 test-diff-selfcheck:
-	$(PY) tests/diff/run_diff.py --a zk --b zk --seeds $(DIFF_SEEDS) --ops $(DIFF_OPS)
-	$(PY) tests/diff/run_diff.py --a zk --b zk --seeds 5 --ops 60 --mutate-at 150 --expect-diff
+	$(PY) tests/diff/run_diff.py --a zk --b zk --strict --seeds $(DIFF_SEEDS) --ops $(DIFF_OPS)
+	$(PY) tests/diff/run_diff.py --a zk --b zk --strict --seeds 5 --ops 60 --mutate-at 150 --expect-diff
 
 test-integration: $(BUILD)/pk-server
 	PK_SERVER=$(PK_SERVER_ABS) PK_TARGET=pk $(PYTEST_INTEG)

@@ -35,6 +35,28 @@ PYTEST_EXIT = {0: "all passed", 1: "some tests failed", 2: "interrupted", 3: "in
                4: "usage error", 5: "no tests collected"}
 
 
+KNOWN_PK_FILE = os.path.join(HERE, "known_pk_failures.txt")
+
+
+def known_pk_failures():
+    """{test id: reason} from known_pk_failures.txt (regressions on pk that are tracked, reported
+    on every run, and do not fail the target; delete a line when pk-server is fixed)."""
+    out = {}
+    if os.path.exists(KNOWN_PK_FILE):
+        with open(KNOWN_PK_FILE) as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    tid, _, why = line.partition("#")
+                    out[tid.strip()] = why.strip()
+    return out
+
+
+def multi_server_kexpr():
+    """A -k expression that leaves out the tests that need more than one server."""
+    return "not (" + " or ".join(KNOWN_MULTI_SERVER) + ")"
+
+
 def known_reason(test_id):
     """Why a test is expected to fail on a one-server cluster, or None."""
     for key, why in KNOWN_MULTI_SERVER.items():
@@ -66,9 +88,9 @@ def parse_junit(path):
 def node_id(tid):
     """Convert a junit id back to a pytest node id under KAZOO_TESTS."""
     cls, name = tid.split("::", 1)
-    parts = cls.split(".")  # kazoo.tests.test_client.TestClient
-    mod = parts[2]
-    return "%s/%s.py::%s::%s" % (KAZOO_TESTS, mod, "::".join(parts[3:]), name)
+    parts = cls.split(".")  # test_client.TestClient (possibly with a package prefix)
+    i = max(k for k, p in enumerate(parts) if p.startswith("test_"))
+    return "%s/%s.py::%s::%s" % (KAZOO_TESTS, parts[i], "::".join(parts[i + 1:]), name)
 
 
 def run_pytest(target, out_dir, args, extra_env=None, label=None):
@@ -85,7 +107,7 @@ def run_pytest(target, out_dir, args, extra_env=None, label=None):
            "-q", "-rfE", "-o", "faulthandler_timeout=180", "--junitxml=" + junit]
     try:
         import pytest_timeout  # noqa: F401  (python3-pytest-timeout: a hung test fails alone)
-        cmd.append("--timeout=120")
+        cmd.append("--timeout=60")
     except ImportError:
         pass
     cmd += args
@@ -113,6 +135,8 @@ def main():
     ap.add_argument("--targets", default="zk,pk")
     ap.add_argument("--out", default=os.path.join(REPO, "build", "compat"))
     ap.add_argument("-k", dest="kexpr", default=None)
+    ap.add_argument("--all-on-pk", action="store_true",
+                    help="also run the multi-server tests against pk-server")
     ap.add_argument("paths", nargs="*", default=[KAZOO_TESTS])
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -120,8 +144,15 @@ def main():
     targets = a.targets.split(",")
     results, broken = {}, False
     for t in targets:
+        targs = list(args)
+        if t == "pk" and not a.kexpr and not a.all_on_pk:
+            # They fail on a one-server ZooKeeper too (shown by the zk run); on pk they would
+            # only cost time.
+            targs += ["-k", multi_server_kexpr()]
+            print("== not run on pk (need more than one server, see the zk run): %s"
+                  % ", ".join(KNOWN_MULTI_SERVER))
         print("== kazoo suite against %s (port %d) ..." % (t, PORTS[t]), flush=True)
-        rc, junit, secs, log = run_pytest(t, a.out, args)
+        rc, junit, secs, log = run_pytest(t, a.out, targs)
         print("   pytest exit %d (%s) in %.0f s; log %s" % (rc, PYTEST_EXIT.get(rc, "?"), secs, log))
         if rc not in (0, 1) or not os.path.exists(junit):
             print("   HARNESS FAILURE against %s: pytest exit %d; tail of the log:" % (t, rc))
@@ -151,6 +182,8 @@ def main():
     zk, pk = results["zk"], results["pk"]
     regress = sorted(t for t, (o, _) in zk.items() if o == "passed" and pk.get(t, ("missing",))[0]
                      != "passed")
+    if a.kexpr is None and a.paths == [KAZOO_TESTS] and not a.all_on_pk:
+        regress = [t for t in regress if not known_reason(t)]
     flaky = []
     if regress:
         print("== re-running %d tests that passed on zk but not on pk ..." % len(regress))
@@ -167,12 +200,22 @@ def main():
         print("FLAKY on pk (failed, then passed on re-run): %s  (%s)" % (t, pk[t][1]))
     for t in only_pk:
         print("passes on pk only: %s" % t)
+    known = known_pk_failures()
+    for t in sorted(known):
+        if t in pk and pk[t][0] == "passed":
+            print("NOW PASSES on pk (remove it from tests/compat/known_pk_failures.txt): %s" % t)
+    tolerated = [t for t in regress if t in known]
+    regress = [t for t in regress if t not in known]
+    for t in tolerated:
+        print("KNOWN REGRESSION (listed in known_pk_failures.txt: %s): %s  (%s)"
+              % (known[t], t, pk.get(t, ("", ""))[1]))
     for t in regress:
         print("REGRESSION (passes on zk, %s on pk): %s  (%s)" % (pk.get(t, ("missing", ""))[0], t,
                                                             pk.get(t, ("", ""))[1]))
     zp = sum(1 for o, _ in zk.values() if o == "passed")
     pp = sum(1 for o, _ in pk.values() if o == "passed")
-    print("compat: zookeeper %d passed; pk-server %d passed; %d regressions" % (zp, pp, len(regress)))
+    print("compat: zookeeper %d passed; pk-server %d passed; %d regressions (+%d known, listed)"
+          % (zp, pp, len(regress), len(tolerated)))
     if regress:
         print("compat: FAILED")
         return 1

@@ -25,8 +25,11 @@ Normalizations (documented in tests/diff/README.md; applied identically on both 
     mtime >= ctime); an implausible time becomes "T!<value>" and so shows up as a difference.
   * session ids (handshake, ephemeralOwner) become S0, S1, ... labels by first appearance; the
     16-byte session password becomes its length.
-  * children lists (getChildren, getChildren2, multiRead) and getEphemerals lists are sorted
-    (ZK uses hash sets: the order is unspecified).
+  * children lists (getChildren, getChildren2, multiRead), getEphemerals lists, whoAmI lists and
+    getACL lists are sorted (ZK uses hash sets: the order is unspecified; an "auth" ACL expands
+    to the connection's ids in hash-set order).
+  * sessions ask for a 10-minute timeout (maxSessionTimeout=600000 in zoo.cfg), so no session
+    expires during a run (an expiry is a txn at a nondeterministic moment).
   * the events a closeSession produces are sorted per receiving session (ZK deletes a session's
     ephemerals in hash-set order).
 ZooKeeper is started with container reaping effectively off (znode.container.checkIntervalMs
@@ -134,13 +137,16 @@ class Normalizer:
         if op == w.OP_GETDATA:
             return (v[0], self.stat(v[1]))
         if op == w.OP_GETACL:
-            return (v[0], self.stat(v[1]))
+            # sorted: an "auth" ACL expands to the connection's auth ids in ZK's hash-set order
+            return (sorted(v[0]) if v[0] is not None else None, self.stat(v[1]))
         if op == w.OP_GETCHILDREN:
             return sorted(v) if v is not None else None
         if op == w.OP_GETCHILDREN2:
             return (sorted(v[0]) if v[0] is not None else None, self.stat(v[1]))
         if op == w.OP_GETEPHEMERALS:
             return sorted(v) if v is not None else None
+        if op == w.OP_WHOAMI:
+            return sorted(v) if v is not None else None  # ZK keeps auth ids in a hash set
         if op in (w.OP_MULTI, w.OP_MULTIREAD):
             out = []
             for typ, err, val in v:
@@ -179,7 +185,7 @@ class Side:
         self.conns = [None] * NSESS
         self.mutate_next = False
 
-    def conn(self, timeout_ms=30000, **kw):
+    def conn(self, timeout_ms=600000, **kw):
         """A new unconnected Conn to this server."""
         return w.Conn("127.0.0.1", self.server.port, timeout_ms=timeout_ms, **kw)
 
@@ -288,6 +294,7 @@ class Gen:
         self.root = "/d%d" % seed
         self.known = {self.root}
         self.names = ["a", "b", "c", "e"]
+        self.persist = {}  # slot -> {(path, mode)} of successful addWatch calls
 
     def path(self):
         """A path that often exists, sometimes not, rarely bad."""
@@ -466,15 +473,27 @@ class Gen:
             return ((name,), s, w.OP_CLOSESESSION, b"", None)
         return ((name,), s, "reconnect", None, None)
 
-    def learn(self, desc, norm_reply):
-        """Update known paths from A's normalized result of desc."""
+    def learn(self, desc, norm_reply, slot):
+        """Update known paths (and persistent watches) from A's normalized result of desc."""
         if not isinstance(norm_reply, tuple) or len(norm_reply) < 2:
             return
         res = norm_reply[0]
-        if not isinstance(res, tuple) or res[0] != "err":
+        if desc[0] in ("closeSession", "reconnect") or (isinstance(res, tuple) and res
+                                                         and res[0] in ("reopen", "reopen-first")):
+            self.persist.pop(slot, None)  # watches belong to the connection
+        if isinstance(res, tuple) and res and isinstance(res[0], tuple):
+            res = res[0]  # (normalized reply, closed?)
+        if not isinstance(res, tuple) or not res or res[0] != "err":
             return
         err, body = res[1], res[4]
         name = desc[0]
+        if err == 0 and name == "addWatch":
+            self.persist.setdefault(slot, set()).add((desc[1], desc[2]))
+        if err == 0 and name == "setWatches2":
+            for p in desc[4]:
+                self.persist.setdefault(slot, set()).add((p, 0))
+            for p in desc[5]:
+                self.persist.setdefault(slot, set()).add((p, 1))
         if err == 0 and name in ("create", "create2", "createContainer", "createTTL", "badFlags"):
             path = body if isinstance(body, str) else body[0]
             self.known.add(path)
@@ -486,8 +505,153 @@ class Gen:
                     self.known.add(val[0])
         elif err == 0 and name == "delete" and desc[1] in self.known and desc[1] != self.root:
             self.known.discard(desc[1])
+        self.known = {p for p in self.known if p == self.root or p.startswith(self.root + "/")}
         if len(self.known) > 60:
             self.known = set(sorted(self.known)[:60]) | {self.root}
+
+
+# ------------------------------------------------------------------ known differences
+
+def _err(res):
+    """The header err of a normalized step result, or None."""
+    try:
+        return res[0][0][1]
+    except (TypeError, IndexError):
+        return None
+
+
+def _paths(desc):
+    """Every path argument of an op description (multi sub-ops included)."""
+    out = []
+    for x in desc[1:]:
+        if isinstance(x, str):
+            out.append(x)
+        elif isinstance(x, list):
+            for y in x:
+                if isinstance(y, tuple):
+                    out.extend(z for z in y if isinstance(z, str))
+                elif isinstance(y, str):
+                    out.append(y)
+    return out
+
+
+def _multi_create2_as_create(desc, ra, rb):
+    """B answers create2 (op 15) inside multi with a type-15 result (path + stat) where ZK 3.8.0
+    answers a type-1 result (path only); equal otherwise."""
+    if desc[0] != "multi":
+        return False
+    try:
+        la, lb = ra[0][0][4], rb[0][0][4]
+        if len(la) != len(lb):
+            return False
+        fixed = []
+        for (ta, ea, va), (tb, eb, vb) in zip(la, lb):
+            if ta == w.OP_CREATE and tb == w.OP_CREATE2 and ea == eb == 0:
+                fixed.append((ta, eb, vb[0]))
+            else:
+                fixed.append((tb, eb, vb))
+        return ra[0][0][:4] == rb[0][0][:4] and fixed == la and ra[1:] == rb[1:]
+    except (TypeError, IndexError, KeyError):
+        return False
+
+
+# Differences between ZooKeeper 3.8.0 and pk-server that are known and reported (see
+# tests/diff/README.md), tolerated unless --strict.  Each: (id, description, predicate(desc, ra,
+# rb), what to do: "continue" the seed (the difference leaves both states equal) or "abandon" it
+# (watch state may now differ, so later events would differ too)).
+KNOWN = [
+    ("exists-noauth",
+     "exists on a node without READ: ZK 3.8.0 returns the stat, pk-server NoAuth (-102) "
+     "(the READ check of ZOOKEEPER-2590, in later 3.8.x)",
+     lambda d, ra, rb: d[0] == "exists" and not d[2] and _err(ra) == 0 and _err(rb) == -102,
+     "continue"),
+    ("exists-noauth-watch",
+     "the same with watch=true (ZK 3.8.0 leaves a data watch; whether pk-server does is not "
+     "compared: the seed stops here)",
+     lambda d, ra, rb: d[0] == "exists" and d[2] and _err(ra) == 0 and _err(rb) == -102,
+     "abandon"),
+    ("checkwatches-any-connection",
+     "checkWatches (17): ZK 3.8.0 answers 0 when ANY connection has a watch of that type on the "
+     "path (and for persistent watches with type Children/Data), pk-server checks only the "
+     "caller's own watches and answers NoWatcher (-121); checkWatches changes no state",
+     lambda d, ra, rb: d[0] == "checkWatches" and _err(ra) == 0 and _err(rb) == -121,
+     "continue"),
+    ("watch-op-invalid-path",
+     "checkWatches/removeWatches on an invalid path (e.g. relative): ZK 3.8.0 answers "
+     "MarshallingError (-5, its path validation throws), pk-server NoWatcher (-121)",
+     lambda d, ra, rb: d[0] in ("checkWatches", "removeWatches") and _err(ra) == -5
+     and _err(rb) == -121, "continue"),
+    ("persistent-watch-by-type",
+     "removeWatches with type Children(1)/Data(2) on a path with only a persistent "
+     "or persistent-recursive watch (addWatch): ZK 3.8.0 finds/removes it (0), pk-server "
+     "answers NoWatcher (-121)",
+     lambda d, ra, rb: d[0] == "removeWatches" and d[2] in (1, 2)
+     and _err(ra) == 0 and _err(rb) == -121, "abandon"),
+    ("multi-create2-result",
+     "create2 inside multi: ZK 3.8.0 answers a create(1) result with the path only, pk-server a "
+     "create2(15) result with path and stat",
+     _multi_create2_as_create, "continue"),
+    ("empty-path-is-root",
+     "reads of the empty path \"\": ZK 3.8.0 treats it as the root (its DataTree aliases \"\" "
+     "to /), pk-server answers NoNode",
+     lambda d, ra, rb: "" in _paths(d) and ra != rb, "abandon"),
+]
+
+
+def _extra_persistent_events(d, ra, rb, persist):
+    """B delivers extra events, all on paths where that session has a persistent watch
+    (addWatch), while results are equal: ZK 3.8.0 keeps one watch mode per (watcher, path), so a
+    later standard watch (exists/getData/getChildren/setWatches) on the same path replaces the
+    persistent one, which is then gone once it fires (ZOOKEEPER-4466, fixed after 3.8.0)."""
+    if ra[0] != rb[0] or ra[1] == rb[1]:
+        return False
+    for slot in set(ra[1]) | set(rb[1]):
+        ea, eb = list(ra[1].get(slot, [])), list(rb[1].get(slot, []))
+        extra = list(eb)
+        for e in ea:
+            if e not in extra:
+                return False
+            extra.remove(e)
+        for (_typ, _state, path) in extra:
+            ok = any(path == p or (m == 1 and path.startswith(p + "/"))
+                     for p, m in persist.get(slot, ()))
+            if not ok:
+                return False
+    return True
+
+
+KNOWN.append(("persistent-watch-replaced",
+              "ZK 3.8.0 keeps one watch mode per (connection, path): a standard watch set on a "
+              "path that has a persistent watch replaces it (ZOOKEEPER-4466); pk-server keeps "
+              "both and delivers the later events",
+              None, "abandon"))
+
+
+def _multi_as_zk380(desc, rb):
+    """rb with create2 results inside a multi rewritten the ZK 3.8.0 way (type 1, path only)."""
+    try:
+        if desc[0] != "multi" or rb[0][0][1] != 0:
+            return rb
+        lst = [(w.OP_CREATE, e, v[0]) if t == w.OP_CREATE2 and e == 0 else (t, e, v)
+               for t, e, v in rb[0][0][4]]
+        return ((rb[0][0][:4] + (lst,),) + rb[0][1:],) + rb[1:]
+    except (TypeError, IndexError):
+        return rb
+
+
+def known_difference(desc, ra, rb, persist):
+    """The KNOWN entry that explains this difference, or None."""
+    rb2 = _multi_as_zk380(desc, rb)
+    if rb2 != rb and rb2 != ra and _extra_persistent_events(desc, ra, rb2, persist):
+        return [k for k in KNOWN if k[0] == "persistent-watch-replaced"][0]
+    for k in KNOWN:
+        if k[2] is None:
+            if k[0] == "persistent-watch-replaced" and _extra_persistent_events(desc, ra, rb,
+                                                                                persist):
+                return k
+        elif k[2](desc, ra, rb):
+            return k
+    return None
 
 
 # ------------------------------------------------------------------ driver
@@ -557,7 +721,8 @@ def fmt(v):
     return repr(v)
 
 
-def run_seed(seed, A, B, nops, mutate_at, verbose, counter):
+def run_seed(seed, A, B, nops, mutate_at, verbose, counter, strict=True, known_seen=None,
+             cut_short=None):
     """Run one seed on both sides; returns None or a difference report."""
     g = Gen(seed)
     for side in (A, B):
@@ -585,14 +750,28 @@ def run_seed(seed, A, B, nops, mutate_at, verbose, counter):
             return "seed %d step %d op %s on session %d: harness exception\n%s" % (
                 seed, i, fmt(desc), slot, traceback.format_exc())
         if verbose:
-            print("  %.2f seed %d step %d S%d %s -> %s" % (time.time(), seed, i, slot, fmt(desc), fmt(ra)))
+            print("  seed %d step %d S%d %s -> %s" % (seed, i, slot, fmt(desc), fmt(ra)))
+            if ra != rb:
+                print("      B: %s" % fmt(rb))
+        if ra != rb and not strict:
+            k = known_difference(desc, ra, rb, g.persist)
+            if k is not None:
+                if k[0] not in known_seen:
+                    print("diff: KNOWN DIFFERENCE %s (first at seed %d step %d): %s\n  op: %s\n"
+                          "  A: %s\n  B: %s" % (k[0], seed, i, k[1], fmt(desc), fmt(ra), fmt(rb)))
+                known_seen[k[0]] = known_seen.get(k[0], 0) + 1
+                if k[3] == "abandon":
+                    cut_short[0] += 1
+                    break
+                g.learn(desc, ra, slot)
+                continue
         if ra != rb:
             return ("DIFFERENCE at seed %d step %d (global op #%d), session slot %d\n"
                     "  op: %s\n  A (%s): %s\n  B (%s): %s\n"
                     "  reproduce: tests/diff/run_diff.py --a %s --b %s --start %d --seeds 1 -v"
                     % (seed, i, counter[0], slot, fmt(desc), A.name, fmt(ra), B.name, fmt(rb),
                        A.server.kind, B.server.kind, seed))
-        g.learn(desc, ra)
+        g.learn(desc, ra, slot)
     A.close_all()
     B.close_all()
     return None
@@ -609,6 +788,8 @@ def main():
                     help="flip one bit of B's raw reply at this global op number (self-test)")
     ap.add_argument("--expect-diff", action="store_true",
                     help="exit 0 only if a difference IS found (for the mutation self-test)")
+    ap.add_argument("--strict", action="store_true",
+                    help="do not tolerate the KNOWN differences between ZK 3.8.0 and pk-server")
     ap.add_argument("--keep-going", action="store_true",
                     help="after a difference, close the seed's sessions and go on with the next "
                          "seed (report every seed's first difference)")
@@ -618,8 +799,9 @@ def main():
     pa = PORTS[a.a]
     pb = ALT_PORTS[a.b] if a.a == a.b else PORTS[a.b]
     props = zkserver.zk_diff_props()
-    sa = zkserver.Server(a.a, pa, java_props=props, name="diffA-" + a.a)
-    sb = zkserver.Server(a.b, pb, java_props=props, name="diffB-" + a.b)
+    cfg = {"maxSessionTimeout": "600000"}
+    sa = zkserver.Server(a.a, pa, java_props=props, name="diffA-" + a.a, cfg_extra=cfg)
+    sb = zkserver.Server(a.b, pb, java_props=props, name="diffB-" + a.b, cfg_extra=cfg)
     t = time.time()
     found = None
     try:
@@ -629,6 +811,8 @@ def main():
         B = Side("B:" + a.b, sb, t0_ms)
         counter = [0]
         diffs = []
+        known_seen = {}
+        cut_short = [0]
         # Invalid opcodes, once per run on throwaway sessions: 999 and 0 (notification) must
         # give the same answer (ZK: Unimplemented, then close).  Standalone check (13) and
         # createSession (-10) are only printed: ZK 3.8.0 answers MarshallingError and keeps the
@@ -636,13 +820,21 @@ def main():
         for opcode in (999, 0, w.OP_CHECK, -10):
             ra, rb = unknown_opcode_probe(A, opcode), unknown_opcode_probe(B, opcode)
             print("diff: invalid opcode %d: A %s B %s" % (opcode, ra, rb))
+            if (ra != rb and not a.strict and isinstance(ra[1][0], tuple)
+                    and isinstance(rb[1][0], tuple) and ra[1][0][3] == -1 and rb[1][0][3] != -1
+                    and ra[1][0][:3] == rb[1][0][:3] and ra[1][1:] == rb[1][1:]):
+                known_seen["unimplemented-zxid"] = known_seen.get("unimplemented-zxid", 0) + 1
+                print("diff: KNOWN DIFFERENCE unimplemented-zxid: the Unimplemented reply carries "
+                      "zxid -1 on ZK 3.8.0 and the last zxid on pk-server")
+                continue
             if ra != rb and opcode in (999, 0):
                 diffs.append("invalid opcode %d differs:\n  A %s\n  B %s" % (opcode, ra, rb))
                 if not a.keep_going:
                     break
         found = "\n".join(diffs) if diffs else None
         for seed in ([] if found and not a.keep_going else range(a.start, a.start + a.seeds)):
-            d = run_seed(seed, A, B, a.ops, a.mutate_at, a.verbose, counter)
+            d = run_seed(seed, A, B, a.ops, a.mutate_at, a.verbose, counter, a.strict,
+                         known_seen, cut_short)
             if d:
                 diffs.append(d)
                 found = "\n".join(diffs)
@@ -664,13 +856,21 @@ def main():
                 print("---- %s log tail (exit %s) ----\n%s" % (s.name, rc, s.log_tail(15)))
             s.cleanup()
     secs = time.time() - t
+    if not a.strict:
+        print("diff: known differences tolerated (--strict to fail on them): %s"
+              % (", ".join("%s x%d" % kv for kv in sorted(known_seen.items())) or "none"))
     if found:
         print(found)
         print("diff: %s vs %s: FAILED after %d ops (%.0f s), %d difference(s)" % (
             a.a, a.b, counter[0], secs, max(len(diffs), 1)))
         return 0 if a.expect_diff else 1
-    print("diff: %s vs %s: %d seeds x %d ops identical (%d ops, %.0f s)" % (
-        a.a, a.b, a.seeds, a.ops, counter[0], secs))
+    if known_seen:
+        print("diff: %s vs %s: %d seeds, %d ops: no unexplained difference; %d known differences "
+              "tolerated, %d seeds cut short by one (%.0f s)" % (
+                  a.a, a.b, a.seeds, counter[0], sum(known_seen.values()), cut_short[0], secs))
+    else:
+        print("diff: %s vs %s: %d seeds x %d ops identical (%d ops, %.0f s)" % (
+            a.a, a.b, a.seeds, a.ops, counter[0], secs))
     if a.expect_diff:
         print("diff: FAILED: the deliberately altered reply was NOT detected")
         return 1
