@@ -545,7 +545,7 @@ bool zk_tree_load_node(zk_state *s, zk_node *n) {
     pk_slice path = {(const uint8_t *)n->path, n->path_len};
     if (path.len < 2 || path.ptr[0] != '/' || zk_tree_find(s, path) != NULL) return false;
     zk_node *parent = zk_tree_parent(s, path);
-    if (parent == NULL) return false;
+    if (parent == NULL || zk_owner_is_session(parent->owner)) return false;  /* ephemerals have no children */
     zk_session *se = NULL;
     if (zk_owner_is_session(n->owner)) {
         se = zk_session_find(s, (uint64_t)n->owner);
