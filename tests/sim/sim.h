@@ -30,7 +30,9 @@
  * durable before the simulated fsync: send waited messages and step PX_EV_PERSISTED at once) and
  * SIM_MUTANT_APPLY_OUT_OF_ORDER (apply a newly chosen range in reverse order); and, to show the history checker
  * catches stale reads end to end, SIM_MUTANT_SYNC_LOCAL (clients read from any server, which answers sync and
- * getData from its local state without a quorum round, as a ZooKeeper 3.8 follower does).
+ * getData from its local state without a quorum round, as a ZooKeeper 3.8 follower does); for the per-session
+ * monotonic read check, SIM_MUTANT_IGNORE_LAST_ZXID (a server answers a plain read from a state older than what
+ * the session has seen); and SIM_MUTANT_FORGET_DISK_LOST (a wiped node restarts without disk_lost).
  * Pure: no real time, no threads, no files. Everything is derived from opt->seed.
  */
 #ifndef PK_SIM_H

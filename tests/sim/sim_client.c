@@ -21,6 +21,7 @@ static void client_send(sim_world *w, sim_client *c) {
     m->session = c->session;
     m->op = c->zk_op;
     m->zxid = c->max_zxid;
+    m->lin_read = c->kind == SIM_K_SYNC_GET;
     pk_buf_append(&m->bytes, c->body.data, c->body.len);
     c->attempts++;
     c->next_at = 0;
@@ -100,6 +101,8 @@ static void client_start(sim_world *w, sim_client *c) {
     else if (r < 97) { c->kind = SIM_K_SYNC_GET; c->op.kind = SIM_LIN_GET; }
     else { c->kind = SIM_K_CLOSE; c->op.kind = SIM_LIN_CLOSE; }
     c->op.call_t = ++w->ev_seq;
+    /* plain reads go to any server half of the time (served locally there, never behind the session) */
+    if (c->kind == SIM_K_GET && pk_prng_chance(&w->prng, 1, 2)) c->target = 1 + (uint32_t)pk_prng_below(&w->prng, w->n);
 #ifdef SIM_MUTANT_SYNC_LOCAL
     if (c->kind == SIM_K_GET || c->kind == SIM_K_SYNC_GET) c->target = 1 + (uint32_t)pk_prng_below(&w->prng, w->n);
 #endif

@@ -42,6 +42,7 @@ typedef struct sim_msg {
     int32_t err;              /* REPLY */
     uint64_t zxid;            /* REQ: client's last seen zxid; REPLY: reply header zxid */
     uint32_t hint;            /* REPLY NOT_LEADER: leader id or 0 */
+    bool lin_read;            /* REQ getData: the read of a sync+read (only the leader that synced answers) */
     pk_buf bytes;             /* PEER: px message; REQ: request body; REPLY: response body */
 } sim_msg;
 

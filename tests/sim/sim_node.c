@@ -527,6 +527,19 @@ static int32_t node_prep_write(sim_world *w, sim_node *n, const sim_msg *m) {
     return ZK_ERR_OK;
 }
 
+/* Answers a getData from the node's applied state (reply zxid = its last applied zxid). */
+static void node_read(sim_world *w, sim_node *n, const sim_msg *m) {
+    PK_ASSERT(m->op == ZK_OP_GET_DATA);
+    PK_ASSERT(n->zk != NULL);
+    zk_auth auth = {0};
+    zk_read_result rr;
+    pk_buf out;
+    pk_buf_init(&out);
+    zk_read(n->zk, &auth, m->session, m->op, pk_buf_slice(&m->bytes), &out, &rr);
+    sim_reply(w, n->id, m->client, m->req_id, rr.err, zk_state_last_zxid(n->zk), 0, pk_buf_slice(&out), 0);
+    pk_buf_deinit(&out);
+}
+
 void sim_node_on_request(sim_world *w, sim_node *n, const sim_msg *m) {
     PK_ASSERT(m->kind == SIM_MSG_REQ);
     PK_ASSERT(n->up);
@@ -544,6 +557,19 @@ void sim_node_on_request(sim_world *w, sim_node *n, const sim_msg *m) {
         return;
     }
 #endif
+    if (m->op == ZK_OP_GET_DATA && !m->lin_read) { /* a plain read: any server, from its applied state */
+#ifdef SIM_MUTANT_IGNORE_LAST_ZXID
+        bool behind = false; /* serves a session from a state older than what it saw */
+#else
+        bool behind = m->zxid > zk_state_last_zxid(n->zk);
+#endif
+        if (behind) { /* behind what the session saw: refuse, client goes elsewhere */
+            sim_reply(w, n->id, m->client, m->req_id, SIM_REP_REFUSED, 0, 0, (pk_slice){0}, 0);
+            return;
+        }
+        node_read(w, n, m);
+        return;
+    }
     if (n->role != PX_LEADER) {
         sim_reply(w, n->id, m->client, m->req_id, SIM_REP_NOT_LEADER, 0, 0, (pk_slice){0},
                   n->leader_id == n->id ? 0 : n->leader_id);
@@ -554,13 +580,7 @@ void sim_node_on_request(sim_world *w, sim_node *n, const sim_msg *m) {
         return;
     }
     if (m->op == ZK_OP_GET_DATA) {
-        zk_auth auth = {0};
-        zk_read_result rr;
-        pk_buf out;
-        pk_buf_init(&out);
-        zk_read(n->zk, &auth, m->session, m->op, pk_buf_slice(&m->bytes), &out, &rr);
-        sim_reply(w, n->id, m->client, m->req_id, rr.err, zk_state_last_zxid(n->zk), 0, pk_buf_slice(&out), 0);
-        pk_buf_deinit(&out);
+        node_read(w, n, m);
         return;
     }
     if (m->op == ZK_OP_SYNC) {
