@@ -529,3 +529,50 @@ Test(zk_multi, mutated_txns_never_crash_apply) {
     pk_buf_deinit(&txn);
     zkt_deinit(&t);
 }
+
+/* Counts sessions seen by zk_session_each. */
+static void count_session(void *ctx, uint64_t sid, int32_t timeout_ms) {
+    (void)sid;
+    cr_assert_eq(timeout_ms, 30000);
+    (*(int *)ctx)++;
+}
+
+Test(zk_multi, batches_sessions_and_digest_sensitivity) {
+    pk_buf batch;
+    pk_buf_init(&batch);
+    zk_batch_append(&batch, pk_slice_str("one"));
+    zk_batch_append(&batch, pk_slice_str(""));
+    zk_batch_append(&batch, pk_slice_str("three"));
+    size_t off = 0;
+    pk_slice txn;
+    cr_assert(zk_batch_next(pk_buf_slice(&batch), &off, &txn));
+    cr_assert(pk_slice_eq(txn, pk_slice_str("one")));
+    cr_assert(zk_batch_next(pk_buf_slice(&batch), &off, &txn));
+    cr_assert_eq(txn.len, 0);
+    cr_assert(zk_batch_next(pk_buf_slice(&batch), &off, &txn));
+    cr_assert(pk_slice_eq(txn, pk_slice_str("three")));
+    cr_assert(!zk_batch_next(pk_buf_slice(&batch), &off, &txn));
+    off = 0;
+    cr_assert(!zk_batch_next((pk_slice){batch.data, 5}, &off, &txn), "truncated batch");
+    pk_buf_deinit(&batch);
+
+    zkt a, b;
+    zkt_init(&a);
+    zkt_init(&b);
+    cr_assert_eq(zk_state_digest(a.s), zk_state_digest(b.s));
+    zkt_session(&a, 0x0700000000000001ull);
+    zkt_session(&a, 0x0700000000000002ull);
+    int n = 0;
+    zk_session_each(a.s, count_session, &n);
+    cr_assert_eq(n, 2);
+    zkt_session(&b, 0x0700000000000001ull);
+    zkt_session(&b, 0x0700000000000002ull);
+    cr_assert_eq(zk_state_digest(a.s), zk_state_digest(b.s), "same history, same digest");
+    zkt_create(&a, 0, ZK_OP_CREATE, "/d", "x", 0);
+    zkt_create(&b, 0, ZK_OP_CREATE, "/d", "y", 0);
+    cr_assert_neq(zk_state_digest(a.s), zk_state_digest(b.s), "data is in the digest");
+    zkt_set(&b, 0, "/d", "x", -1, NULL);
+    cr_assert_neq(zk_state_digest(a.s), zk_state_digest(b.s), "version is in the digest");
+    zkt_deinit(&a);
+    zkt_deinit(&b);
+}
