@@ -37,6 +37,7 @@ static double wall_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Parses options, runs one seed or many, prints results; exits 0 when every run passed. */
 int main(int argc, char **argv) {
     uint64_t seed = 0, seeds = 0, start = 1, chaos_ms = 0, liveness_ms = 0;
     uint32_t nodes = 0, clients = 0;

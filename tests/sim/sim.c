@@ -4,6 +4,7 @@
 
 #include "sim_int.h"
 
+/* Records a failure (the first one wins) and stops the run. */
 void sim_fail(sim_world *w, const char *fmt, ...) {
     PK_ASSERT(w != NULL && fmt != NULL);
     if (w->failed) return;
@@ -17,6 +18,7 @@ void sim_fail(sim_world *w, const char *fmt, ...) {
     if (w->opt.trace) printf("%8llu FAIL %s\n", (unsigned long long)w->now, w->res->failure);
 }
 
+/* Prints a trace line when tracing. */
 void sim_trace(sim_world *w, const char *fmt, ...) {
     if (!w->opt.trace) return;
     va_list ap;
@@ -27,10 +29,12 @@ void sim_trace(sim_world *w, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* Notes a fault injected. */
 void sim_fault(sim_world *w) {
     w->res->faults++;
 }
 
+/* Allocates a zeroed message. */
 sim_msg *sim_msg_new(uint8_t kind) {
     PK_ASSERT(kind >= SIM_MSG_PEER && kind <= SIM_MSG_REPLY);
     sim_msg *m = pk_calloc(1, sizeof *m);
@@ -50,6 +54,7 @@ static bool msg_before(const sim_msg *a, const sim_msg *b) {
     return a->at != b->at ? a->at < b->at : a->seq < b->seq;
 }
 
+/* Queues a message for delivery at w->now + delay. */
 void sim_msg_push(sim_world *w, sim_msg *m, uint64_t delay_ms) {
     PK_ASSERT(m != NULL);
     if (w->heap_count >= SIM_MAX_MSGS) { msg_free(m); return; } /* bounded queue: overflow drops */
@@ -88,6 +93,7 @@ static uint64_t net_delay(sim_world *w) {
     return w->delay_min_ms + pk_prng_below(&w->prng, w->delay_max_ms - w->delay_min_ms + 1);
 }
 
+/* Sends a px message between nodes through the faulty network (copying bytes). */
 void sim_net_send(sim_world *w, uint32_t from, uint32_t to, pk_slice bytes) {
     PK_ASSERT(from >= 1 && from <= w->n);
     if (to < 1 || to > w->n || to == from) { sim_fail(w, "n%u sends to bad node %u", from, to); return; }
@@ -131,6 +137,7 @@ static sim_slot_rec *slot_rec(sim_world *w, uint64_t slot) {
     return &w->slots[slot];
 }
 
+/* Records that `node` applied `slot` with value hash vh; checks one value per slot. */
 void sim_check_slot_value(sim_world *w, uint32_t node, uint64_t slot, uint64_t vh) {
     sim_slot_rec *r = slot_rec(w, slot);
     if (slot > w->res->slots) w->res->slots = slot;
@@ -141,6 +148,7 @@ void sim_check_slot_value(sim_world *w, uint32_t node, uint64_t slot, uint64_t v
     if (slot > w->res->slots) w->res->slots = slot;
 }
 
+/* Records the digest after `slot` at `node`; checks equal digests at equal slots. */
 void sim_check_slot_digest(sim_world *w, uint32_t node, uint64_t slot, uint64_t digest) {
     sim_slot_rec *r = slot_rec(w, slot);
     if (!r->has_digest) { r->has_digest = true; r->digest = digest; return; }
@@ -149,6 +157,7 @@ void sim_check_slot_digest(sim_world *w, uint32_t node, uint64_t slot, uint64_t 
                  (unsigned long long)slot, (unsigned long long)r->digest, (unsigned long long)digest, node);
 }
 
+/* Checks that `node` claiming leadership of `ballot` is the only claimant. */
 void sim_check_leader(sim_world *w, uint32_t node, px_ballot ballot) {
     if (ballot.node != node) sim_fail(w, "n%u leads ballot %llu.%u of another node", node,
                                       (unsigned long long)ballot.round, ballot.node);
@@ -373,6 +382,7 @@ static void world_free(sim_world *w) {
     free(w->history);
 }
 
+/* Fills defaults for a run of `nodes` replicas with `seed`. */
 void sim_options_default(sim_options *opt, uint64_t seed, uint32_t nodes) {
     memset(opt, 0, sizeof *opt);
     opt->seed = seed;
@@ -383,6 +393,7 @@ void sim_options_default(sim_options *opt, uint64_t seed, uint32_t nodes) {
     opt->faults = true;
 }
 
+/* Runs one simulation; returns true when every check passed. */
 bool sim_run(const sim_options *opt, sim_result *res) {
     PK_ASSERT(opt->nodes >= 1 && opt->nodes <= SIM_MAX_NODES);
     PK_ASSERT(opt->clients >= 1 && opt->clients <= SIM_MAX_CLIENTS);

@@ -202,6 +202,7 @@ static void client_result(sim_world *w, sim_client *c, const sim_msg *m) {
     client_finish(w, c, false);
 }
 
+/* Handles a reply for a client. */
 void sim_client_on_reply(sim_world *w, sim_client *c, const sim_msg *m) {
     PK_ASSERT(m->kind == SIM_MSG_REPLY);
     if (c->state != SIM_C_WAIT || m->req_id != c->req_id) return; /* stale */
@@ -228,6 +229,7 @@ void sim_client_on_reply(sim_world *w, sim_client *c, const sim_msg *m) {
     }
 }
 
+/* Runs a client's time-driven work: start the next op, resend, time out. */
 void sim_client_tick(sim_world *w, sim_client *c) {
     if (c->state == SIM_C_IDLE) {
         if (w->now >= c->next_at) client_start(w, c);
@@ -242,17 +244,20 @@ void sim_client_tick(sim_world *w, sim_client *c) {
     if (c->next_at != 0 && w->now >= c->next_at) client_send(w, c);
 }
 
+/* Ends the run for a client: an op still in flight is recorded with an unknown outcome. */
 void sim_client_end(sim_world *w, sim_client *c) {
     if (c->state == SIM_C_WAIT) client_finish(w, c, true); /* in flight at the end: unknown outcome */
     PK_ASSERT(c->state == SIM_C_IDLE);
 }
 
+/* Tells the client its node crashed (an outstanding op becomes unknown). */
 void sim_client_node_down(sim_world *w, sim_client *c, uint32_t node) {
     if (c->state != SIM_C_WAIT || c->target != node || c->next_at != 0) return;
     client_finish(w, c, true);
     c->target = 1 + (uint32_t)pk_prng_below(&w->prng, w->n);
 }
 
+/* Initializes client `id`. */
 void sim_client_init(sim_world *w, sim_client *c, uint32_t id) {
     PK_ASSERT(id < SIM_MAX_CLIENTS);
     memset(c, 0, sizeof *c);
@@ -263,6 +268,7 @@ void sim_client_init(sim_world *w, sim_client *c, uint32_t id) {
     pk_buf_init(&c->body);
 }
 
+/* Frees a client. */
 void sim_client_deinit(sim_client *c) {
     pk_buf_deinit(&c->body);
 }

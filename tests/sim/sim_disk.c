@@ -253,6 +253,7 @@ static const store_disk_ops sim_disk_ops = {
     .fsync_dir = sd_fsync_dir, .list = sd_list,
 };
 
+/* Initializes an empty disk. */
 void sim_disk_init(sim_disk *d) {
     PK_ASSERT(d != NULL);
     memset(d, 0, sizeof *d);
@@ -261,6 +262,7 @@ void sim_disk_init(sim_disk *d) {
     d->inodes = pk_calloc(SIM_DISK_MAX_FILES, sizeof *d->inodes);
 }
 
+/* Frees everything. */
 void sim_disk_deinit(sim_disk *d) {
     PK_ASSERT(d->inodes != NULL);
     for (size_t i = 0; i < SIM_DISK_MAX_FILES; i++) {
@@ -275,6 +277,7 @@ void sim_disk_deinit(sim_disk *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* Loses unsynced state as a power cut would; tears last writes using prng. Closes every descriptor. */
 void sim_disk_crash(sim_disk *d, pk_prng *prng) {
     PK_ASSERT(d->inodes != NULL);
     for (size_t i = 0; i < d->name_count; i++) free(d->names[i].path);
@@ -308,6 +311,7 @@ void sim_disk_crash(sim_disk *d, pk_prng *prng) {
     d->fail_countdown = 0;
 }
 
+/* Arms a fault: the n-th next mutating operation (n >= 1) fails with err. */
 void sim_disk_fail_after(sim_disk *d, int64_t n, int err) {
     PK_ASSERT(n >= 1);
     PK_ASSERT(err < 0);
@@ -315,6 +319,7 @@ void sim_disk_fail_after(sim_disk *d, int64_t n, int err) {
     d->fail_err = err;
 }
 
+/* Total bytes held (data), for statistics and bounds. */
 size_t sim_disk_bytes(const sim_disk *d) {
     size_t total = 0;
     for (size_t i = 0; i < SIM_DISK_MAX_FILES; i++) total += d->inodes[i].data.len;

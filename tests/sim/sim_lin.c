@@ -236,6 +236,7 @@ static sim_lin_result lin_check_one(const sim_lin_op *sub, uint32_t n, uint64_t 
     return res;
 }
 
+/* Checks ops[0..count) (any order); budget bounds search steps per key. Fills *rep (keeping rep->best, which * may be NULL) and returns rep->result. */
 sim_lin_result sim_lin_check(const sim_lin_op *ops, size_t count, uint64_t budget, sim_lin_report *rep) {
     PK_ASSERT(count <= SIM_LIN_MAX_OPS);
     PK_ASSERT(rep != NULL);
@@ -269,6 +270,7 @@ sim_lin_result sim_lin_check(const sim_lin_op *ops, size_t count, uint64_t budge
     return rep->result;
 }
 
+/* Writes a one-line readable form of op into buf (for traces and failure reports). */
 void sim_lin_op_format(const sim_lin_op *op, char *buf, size_t len) {
     static const char *names[] = {"?", "create", "set", "delete", "get", "close"};
     PK_ASSERT(op->kind <= SIM_LIN_CLOSE);

@@ -12,11 +12,13 @@
 static void node_process(sim_world *w, sim_node *n, const px_update *u);
 static void node_start_once(sim_world *w, sim_node *n);
 
+/* Returns the node's store_disk (the store's disk_mem, or the simulator's own). */
 store_disk *sim_node_disk(sim_node *n) {
     PK_ASSERT(n != NULL);
     return n->dmem ? store_disk_mem_disk(n->dmem) : &n->disk.disk;
 }
 
+/* Arms a disk fault: the (countdown+1)-th next mutating op fails with err. */
 void sim_node_disk_arm(sim_node *n, uint64_t countdown, int err) {
     PK_ASSERT(err < 0);
     if (n->dmem) store_disk_mem_fail_after(n->dmem, STORE_MEM_OP_MUTATING, countdown, err, false);
@@ -24,6 +26,7 @@ void sim_node_disk_arm(sim_node *n, uint64_t countdown, int err) {
     n->disk_armed = true;
 }
 
+/* Cancels an armed disk fault. */
 void sim_node_disk_disarm(sim_node *n) {
     if (n->dmem) store_disk_mem_fail_clear(n->dmem);
     else n->disk.fail_countdown = 0;
@@ -457,6 +460,7 @@ static void node_snapshot(sim_world *w, sim_node *n) {
     if (rc) node_disk_error(w, n, "store_snap_prune", rc);
 }
 
+/* Runs a node's time-driven work for this ms: fsync completions, timer, proposals, snapshots. */
 void sim_node_tick(sim_world *w, sim_node *n) {
     PK_ASSERT(n->up);
     if (w->now < n->paused_until) return;
@@ -480,6 +484,7 @@ void sim_node_tick(sim_world *w, sim_node *n) {
     if (n->dead_pending && n->up) sim_node_crash(w, n);
 }
 
+/* Delivers a peer message to a node. */
 void sim_node_on_peer(sim_world *w, sim_node *n, const sim_msg *m) {
     PK_ASSERT(m->kind == SIM_MSG_PEER);
     PK_ASSERT(n->up);
@@ -540,6 +545,7 @@ static void node_read(sim_world *w, sim_node *n, const sim_msg *m) {
     pk_buf_deinit(&out);
 }
 
+/* Handles a client request at a node. */
 void sim_node_on_request(sim_world *w, sim_node *n, const sim_msg *m) {
     PK_ASSERT(m->kind == SIM_MSG_REQ);
     PK_ASSERT(n->up);
@@ -700,6 +706,7 @@ static bool node_recover(sim_world *w, sim_node *n, px_durable *dur) {
     return true;
 }
 
+/* Starts (or restarts) a node: recovers from its disk and steps PX_EV_START. */
 void sim_node_start(sim_world *w, sim_node *n) {
     node_start_once(w, n);
     if (n->up || !n->wipe_needed || w->failed) return;
@@ -789,6 +796,7 @@ static void node_start_once(sim_world *w, sim_node *n) {
     pk_buf_reset(&n->install_bytes);
 }
 
+/* Crashes a node: in-flight work lost, disk loses unsynced state; clients' outstanding ops become unknown. */
 void sim_node_crash(sim_world *w, sim_node *n) {
     PK_ASSERT(n->up);
     sim_trace(w, "n%u CRASH (role %d, applied %llu, %zu jobs lost)", n->id, n->role,
@@ -825,6 +833,7 @@ void sim_node_crash(sim_world *w, sim_node *n) {
     for (uint32_t i = 0; i < w->opt.clients; i++) sim_client_node_down(w, &w->clients[i], n->id);
 }
 
+/* Replaces a down node's disk with an empty one; it restarts with px_durable.disk_lost. */
 void sim_node_wipe(sim_world *w, sim_node *n) {
     PK_ASSERT(!n->up);
     if (n->dmem) {
@@ -840,6 +849,7 @@ void sim_node_wipe(sim_world *w, sim_node *n) {
     sim_trace(w, "n%u DISK WIPED (restarts empty with disk_lost)", n->id);
 }
 
+/* Initializes node `id` with an empty disk (down until started). */
 void sim_node_init(sim_world *w, sim_node *n, uint32_t id) {
     PK_ASSERT(id >= 1 && id <= SIM_MAX_NODES);
     memset(n, 0, sizeof *n);
@@ -859,6 +869,7 @@ void sim_node_init(sim_world *w, sim_node *n, uint32_t id) {
     }
 }
 
+/* Frees a node. */
 void sim_node_deinit(sim_node *n) {
     if (n->px) px_replica_free(n->px);
     if (n->zk) zk_state_free(n->zk);
