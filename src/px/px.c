@@ -79,6 +79,9 @@ struct px_replica {
     uint64_t nonce;             /* this incarnation's random id: catch-up replies echo it (fresh, not in flight) */
     bool rejoin_known;
     uint64_t rejoin_target;
+    uint32_t rejoin_heard;      /* peers that answered a rejoin query of this incarnation (bitmask) */
+    px_ballot rejoin_promised;  /* highest promise they reported */
+    uint64_t rejoin_query_ms;
     px_ballot max_ballot_seen;
     /* snapshots */
     pk_slice snap_bytes;
@@ -504,12 +507,26 @@ static void request_catchup(px_replica *r, uint32_t to, uint64_t now) {
     r->catchup_sent_ms = now;
 }
 
-/* Lifts the lost-disk vote block once caught up to the chosen point learned after restart. */
+/* Lost disk: asks every peer for its promise and log end (a catch-up request for slot 0 carries only that). */
+static void rejoin_query(px_replica *r, uint64_t now) {
+    PK_ASSERT(r->vote_blocked);
+    px_msg m = {.type = PX_MSG_CATCHUP_REQ, .slot = 0, .total = r->nonce};
+    broadcast(r, &m);
+    r->rejoin_query_ms = now;
+    PK_ASSERT(r->nonce != 0);
+}
+
+/* Lifts the lost-disk vote block once caught up to the leader's log end learned after restart. */
 static void rejoin_check(px_replica *r) {
     if (!r->vote_blocked || !r->rejoin_known || r->chosen_to < r->rejoin_target) return;
+    /* Promises it gave before are lost: hear enough peers that every phase-1 quorum it was part of has another
+     * member among them (n - q1 + 1 peers), and promise at least the highest ballot they promised. */
+    uint32_t q1 = r->cfg.phase1_quorum ? r->cfg.phase1_quorum : majority(r->cfg.node_count);
+    if (popcount32(r->rejoin_heard) < r->cfg.node_count - q1 + 1) return;
     r->vote_blocked = false;
-    if (px_ballot_cmp(r->max_ballot_seen, r->promised) > 0) {
-        r->promised = r->max_ballot_seen;
+    px_ballot p = px_ballot_cmp(r->max_ballot_seen, r->rejoin_promised) > 0 ? r->max_ballot_seen : r->rejoin_promised;
+    if (px_ballot_cmp(p, r->promised) > 0) {
+        r->promised = p;
         persist_promise(r);
     }
     PK_ASSERT(!r->vote_blocked);
@@ -550,8 +567,7 @@ static void send_snapshot_chunk(px_replica *r, uint32_t idx, uint64_t now) {
 static void serve_catchup(px_replica *r, uint32_t idx, uint64_t from, uint64_t nonce, uint64_t now) {
     PK_ASSERT(idx < r->cfg.node_count && idx != r->self_idx);
     PK_ASSERT(r->log_first <= r->chosen_to + 1);
-    if (from == 0) return;
-    if (from < r->log_first) {
+    if (from != 0 && from < r->log_first) {
         if (r->snap_slot >= from && r->snap_bytes.len > 0) {
             if (!r->snap_out[idx].active || r->snap_out[idx].slot != r->snap_slot)
                 r->snap_out[idx] = (px_snap_out){true, r->snap_slot, 0, now};
@@ -562,7 +578,7 @@ static void serve_catchup(px_replica *r, uint32_t idx, uint64_t from, uint64_t n
     pk_buf_reset(&r->msg_entries_scratch);
     uint32_t count = 0;
     uint64_t bytes = 0;
-    for (uint64_t s = from; s <= r->chosen_to && count < PX_MAX_MSG_ENTRIES; s++) {
+    for (uint64_t s = from; from != 0 && s <= r->chosen_to && count < PX_MAX_MSG_ENTRIES; s++) {
         const px_slot *ls = log_at(r, s);
         if (!ls || !ls->has || bytes + ls->len > PX_MAX_MSG_ENTRY_BYTES) break;
         px_entry e = {s, ls->ballot, slot_value(ls)};
@@ -572,7 +588,7 @@ static void serve_catchup(px_replica *r, uint32_t idx, uint64_t from, uint64_t n
     }
     /* slot = our log end and the echoed nonce let a replica that lost its disk learn a fresh rejoin point */
     px_msg m = {.type = PX_MSG_CATCHUP_ENTRIES, .ballot = r->ballot, .chosen_to = r->chosen_to, .entry_count = count,
-                .slot = r->role == PX_LEADER ? r->next_slot - 1 : log_last(r), .total = nonce,
+                .slot = r->role == PX_LEADER ? r->next_slot - 1 : log_last(r), .total = nonce, .promised = r->promised,
                 .flags = r->role == PX_LEADER ? PX_CATCHUP_FROM_LEADER : 0};
     send_msg(r, r->cfg.node_ids[idx], &m, (const px_entry *)(void *)r->msg_entries_scratch.data, false);
 }
@@ -598,11 +614,16 @@ static void on_catchup_entries(px_replica *r, uint32_t from, const px_msg *m, ui
         PK_ASSERT(log_at(r, e.slot) && log_at(r, e.slot)->has);
     }
     PK_ASSERT(r->role == PX_FOLLOWER);
-    if (r->vote_blocked && !r->rejoin_known && m->total == r->nonce && (m->flags & PX_CATCHUP_FROM_LEADER)) {
-        /* A leader's reply to a request of this incarnation: its log end covers every slot this replica may
-         * have voted in before it lost its disk. Vote again once caught up to it. */
-        r->rejoin_known = true;
-        r->rejoin_target = PK_MAX(m->slot, m->chosen_to);
+    if (r->vote_blocked && m->total == r->nonce) { /* a reply to a request of this incarnation */
+        int idx = node_index(r, from);
+        PK_ASSERT(idx >= 0);
+        r->rejoin_heard |= 1u << idx;
+        if (px_ballot_cmp(m->promised, r->rejoin_promised) > 0) r->rejoin_promised = m->promised;
+        if (!r->rejoin_known && (m->flags & PX_CATCHUP_FROM_LEADER)) {
+            /* A leader's log end covers every slot this replica may have voted in before it lost its disk. */
+            r->rejoin_known = true;
+            r->rejoin_target = PK_MAX(m->slot, m->chosen_to);
+        }
     }
     if (m->chosen_to > r->leader_chosen_to && from == r->leader_id) r->leader_chosen_to = m->chosen_to;
     rejoin_check(r);
@@ -868,6 +889,7 @@ static void on_start(px_replica *r, const px_durable *d, uint64_t now) {
     }
     r->vote_blocked = d->disk_lost && r->cfg.node_count > 1;
     become_follower(r, (px_ballot){0, 0}, now);
+    if (r->vote_blocked) rejoin_query(r, now);
     if (r->cfg.node_count == 1) {
         /* The only acceptor durably accepted these: each was chosen. Only what follows a gap is re-proposed. */
         for (uint64_t s = r->chosen_to + 1; s <= log_last(r) && log_at(r, s)->has; s++) r->chosen_to = s;
@@ -899,7 +921,7 @@ static void on_tick(px_replica *r, uint64_t now) {
     }
     bool retry = !r->catchup_sent || now - r->catchup_sent_ms >= r->cfg.heartbeat_interval_ms;
     if (r->chosen_to < r->leader_chosen_to && r->catchup_sent && retry) request_catchup(r, r->leader_id, now);
-    else if (r->vote_blocked && !r->rejoin_known && retry) request_catchup(r, r->leader_id, now);
+    if (r->vote_blocked && now - r->rejoin_query_ms >= r->cfg.heartbeat_interval_ms) rejoin_query(r, now);
     if (r->vote_blocked || now < r->election_deadline_ms) return;
     start_election(r, now);
 }

@@ -163,7 +163,9 @@ bool px_quorum_ok(const px_config *config, int phase, uint32_t count);
  * Lost disk: px_durable.disk_lost makes the replica non-voting until it has caught up to the leader's log end
  * as learned after the restart (the last slot the leader had proposed: every slot this replica may have voted
  * in before is at or below it), from the leader's answer to a catch-up request carrying this incarnation's
- * random nonce (so a message sent before the restart cannot count). Seed each incarnation differently
+ * random nonce (so a message sent before the restart cannot count), and until it has heard n - q1 + 1 peers
+ * answer such a request: it then promises at least the highest ballot they promised (a promise it gave before
+ * its disk was lost is known to another member of that phase-1 quorum). Seed each incarnation differently
  * (config.seed). The caller must keep the "disk lost" fact durable and pass disk_lost=true again
  * on every restart until px_replica_status() reports vote_blocked == false (a replica restarting while still
  * blocked must not vote either).
@@ -188,9 +190,10 @@ typedef enum px_msg_type {
     PX_MSG_ACCEPTED = 5,        /* ballot, slot */
     PX_MSG_HEARTBEAT = 6,       /* ballot, slot = the leader's last proposed slot, chosen_to */
     PX_MSG_HEARTBEAT_ACK = 7,   /* ballot, chosen_to (the follower's) */
-    PX_MSG_CATCHUP_REQ = 8,     /* slot = first slot wanted, total = the requester's incarnation nonce */
-    PX_MSG_CATCHUP_ENTRIES = 9, /* ballot, slot = sender's log end, chosen_to, total = echoed nonce,
-                                   flags (PX_CATCHUP_FROM_LEADER), entries (chosen, ascending) */
+    PX_MSG_CATCHUP_REQ = 8,     /* slot = first slot wanted (0: no entries, only the reply's fields),
+                                   total = the requester's incarnation nonce */
+    PX_MSG_CATCHUP_ENTRIES = 9, /* ballot, promised (sender's), slot = sender's log end, chosen_to,
+                                   total = echoed nonce, flags (PX_CATCHUP_FROM_LEADER), entries (chosen, ascending) */
     PX_MSG_SNAPSHOT_CHUNK = 10, /* slot = snapshot slot, total, offset, value = chunk bytes */
     PX_MSG_SNAPSHOT_ACK = 11,   /* slot = snapshot slot, offset = bytes received so far */
 } px_msg_type;

@@ -20,7 +20,8 @@ static px_msg sample(uint8_t type) {
     case PX_MSG_HEARTBEAT_ACK: m.ballot = (px_ballot){7, 1}; m.chosen_to = 77; break;
     case PX_MSG_CATCHUP_REQ: m.slot = 5; m.total = 0xdeadbeefcafe; break;
     case PX_MSG_CATCHUP_ENTRIES:
-        m.ballot = (px_ballot){7, 1}; m.slot = 12; m.chosen_to = 8; m.total = 77; m.flags = PX_CATCHUP_FROM_LEADER;
+        m.ballot = (px_ballot){7, 1}; m.promised = (px_ballot){9, 2}; m.slot = 12; m.chosen_to = 8; m.total = 77;
+        m.flags = PX_CATCHUP_FROM_LEADER;
         m.entry_count = 3;
         break;
     case PX_MSG_SNAPSHOT_CHUNK: m.slot = 100; m.total = 9; m.offset = 4; m.value = pk_slice_str("chunk"); break;
@@ -116,7 +117,7 @@ Test(px_msg, hostile_headers_and_lengths) {
     pk_buf_init(&b);
     px_msg_encode(&p, bad, &b);
     cr_assert_eq(px_msg_decode(pk_buf_slice(&b), &d), PK_OK);
-    size_t first_slot = 2 + 12 + 8 + 8 + 8 + 4 + 4; /* ballot, slot, chosen_to, total, flags, count */
+    size_t first_slot = 2 + 12 + 12 + 8 + 8 + 8 + 4 + 4; /* ballot, promised, slot, chosen_to, total, flags, count */
     pk_put_u64(b.data + first_slot, 6); /* now 6, 6: not ascending */
     cr_assert_eq(px_msg_decode(pk_buf_slice(&b), &d), PK_EDECODE);
     pk_put_u64(b.data + first_slot, 0); /* slot 0 is invalid */
