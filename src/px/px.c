@@ -468,9 +468,9 @@ static void leader_try_choose(px_replica *r) {
     PK_ASSERT(r->next_slot > r->chosen_to);
 }
 
-/* Leader: one heartbeat round (heartbeats, Accept resends, stale snapshot chunks) and the step-down check. */
 static void send_snapshot_chunk(px_replica *r, uint32_t idx, uint64_t now);
 
+/* Leader: one heartbeat round (heartbeats, Accept resends, stale snapshot chunks) and the step-down check. */
 static void leader_heartbeat(px_replica *r, uint64_t now) {
     PK_ASSERT(r->role == PX_LEADER);
     uint32_t live = 1;
