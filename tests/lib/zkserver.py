@@ -203,19 +203,28 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise ServerError("%s exited with %s during startup:\n%s"
-                                  % (self.name, self.proc.returncode, self.log_tail()))
+                                  % (self.name, self.proc.returncode,
+                                     self.log_tail(since_start=True)))
             if self.is_up():
                 return
             time.sleep(0.05)
-        raise ServerError("%s not up after %.0f s:\n%s" % (self.name, timeout_s, self.log_tail()))
+        raise ServerError("%s not up after %.0f s:\n%s" % (self.name, timeout_s,
+                                                           self.log_tail(since_start=True)))
 
-    def log_tail(self, n=40):
-        """Last n lines of the server's log."""
+    def log_tail(self, n=40, since_start=False):
+        """Last n lines of the server's log (of its last start only, if since_start)."""
         try:
             with open(self.log_path, "rb") as f:
-                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
+                lines = f.read().splitlines()
         except OSError:
             return "(no log)"
+        if since_start:
+            starts = [i for i, l in enumerate(lines) if l.startswith(b"==== start")]
+            if starts:
+                lines = lines[starts[-1]:]
+                if len(lines) > n:
+                    lines = lines[:n // 2] + [b"..."] + lines[-(n // 2):]
+        return b"\n".join(lines[-n - 1:]).decode("utf-8", "replace")
 
     def _reap(self, timeout_s):
         """Wait for the process to exit; return its exit code (None if still running)."""
