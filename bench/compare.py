@@ -51,6 +51,7 @@ SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
 CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
 PORTS = {"zk": 24101, "pk": 24102}
 NAMES = {"zk": "ZooKeeper 3.8.0", "pk": "pk-server"}
+BENCH_COPY = None   # frozen copy of pk-bench for this run
 
 
 def log(msg):
@@ -96,6 +97,9 @@ class Server:
         self.proc = None
         self.logf = None
         os.makedirs(self.data, exist_ok=True)
+        self.binary = os.path.join(workdir, "pk-server")   # frozen copy: others may relink build/ meanwhile
+        if kind == "pk" and not os.path.exists(self.binary):
+            shutil.copy2(os.path.realpath(PK_SERVER), self.binary)
         with open(self.cfg, "w") as f:
             f.write("tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\n"
                     "clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n"
@@ -105,7 +109,7 @@ class Server:
         """argv of the server, pinned with taskset."""
         pin = NICE + ["taskset", "-c", SERVER_CPU]
         if self.kind == "pk":
-            return pin + [PK_SERVER, self.cfg]
+            return pin + [self.binary, self.cfg]
         return pin + ["java", "-Xmx2g", "-cp", ZK_CLASSPATH,
                       "-Djava.awt.headless=true",
                       "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
@@ -168,7 +172,7 @@ class Server:
 
 def pk_bench(server, args, label, timeout_s=600):
     """Runs pk-bench pinned to CLIENT_CPU against server; returns its JSON summary (dict)."""
-    cmd = NICE + ["taskset", "-c", CLIENT_CPU, PK_BENCH, "-s", "127.0.0.1:%d" % server.port,
+    cmd = NICE + ["taskset", "-c", CLIENT_CPU, BENCH_COPY or PK_BENCH, "-s", "127.0.0.1:%d" % server.port,
            "--label", label] + (["-p", str(server.pid)] if server.proc else []) + args
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout_s)
     lines = [l for l in p.stdout.decode().splitlines() if l.startswith("{")]
@@ -185,7 +189,7 @@ def pk_bench(server, args, label, timeout_s=600):
 # name, pk-bench args, pick ('tput' = best throughput, 'lat' = lowest p99)
 def workloads(quick):
     """The measured workloads (8 sessions x 32 outstanding, 1 KiB values, like the reference)."""
-    d = ["-d", "2" if quick else "5", "--warmup", "1"]
+    d = ["-d", "2" if quick else "5", "--warmup", "1", "--timeout", "10"]
     base = ["-n", "8", "-k", "32", "--size", "1024"]
     return [
         ("read", base + ["-w", "read", "--verify"] + d, "tput"),
@@ -370,8 +374,14 @@ def main():
             sys.exit("missing %s (run make)" % path)
     kinds = [args.only] if args.only else ["zk", "pk"]
     workdir = tempfile.mkdtemp(prefix="pk-compare-")
+    global BENCH_COPY
+    BENCH_COPY = os.path.join(workdir, "pk-bench")
+    shutil.copy2(os.path.realpath(PK_BENCH), BENCH_COPY)
     servers = [Server(k, workdir) for k in kinds]
+    rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL).stdout.decode().strip()
     results = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+               "pk_server": os.path.realpath(PK_SERVER), "git_head": rev,
                "runs": [], "best": {}, "memory": {}}
     log("machine: %s; work dir %s" % (results["machine"], workdir))
     try:
@@ -389,7 +399,7 @@ def main():
     lines = table(results)
     text = "\n".join(lines + [""] + noise_lines(results)) + "\n"
     print("Machine: %(nproc)s CPUs, %(model)s, Linux %(kernel)s" % results["machine"])
-    print("Run: %s\n" % results["started"])
+    print("Run: %s, pk-server %s (git HEAD %s)\n" % (results["started"], results["pk_server"], results["git_head"]))
     print(text)
     if args.md:
         with open(args.md, "w") as f:
