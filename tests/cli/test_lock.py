@@ -88,7 +88,7 @@ def test_lock_without_fencing_loses_updates(server):
 def test_lock_wait_timeout_and_exit_code(server):
     lock = "/locks/" + uuid.uuid4().hex[:8]
     holder = subprocess.Popen([PK, "-s", server.hostport, "lock", lock, "--", "sleep", "3"])
-    try:
+    try:  # (finally: the holder never outlives the test)
         for _ in range(100):
             if pk(server, "ls", lock).stdout.count("lock-") == 1:
                 break

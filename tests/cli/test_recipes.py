@@ -8,6 +8,8 @@ import tempfile
 import time
 import uuid
 
+import pytest
+
 from pkt import PK, expire_session, pk, four_letter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -23,9 +25,25 @@ def wait_for(pred, timeout=10.0, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
+_spawned = []
+
+
+@pytest.fixture(autouse=True)
+def _reap_spawned():
+    """No pk process a test started outlives it, even when the test fails."""
+    yield
+    while _spawned:
+        p = _spawned.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def spawn(server, *args, **kw):
-    return subprocess.Popen([PK, "-s", server.hostport] + list(args), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    p = subprocess.Popen([PK, "-s", server.hostport] + list(args), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, **kw)
+    _spawned.append(p)
+    return p
 
 
 def test_elect_runs_only_while_leader(server):

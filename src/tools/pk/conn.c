@@ -104,9 +104,9 @@ int pk_conn_wait_connected(pk_conn *c, int wait_ms) {
         if (st == ZOO_EXPIRED_SESSION_STATE) return PK_EXIT_EXPIRED;
         if (st == ZOO_AUTH_FAILED_STATE) return PK_EXIT_AUTH;
         int64_t left = deadline - pk_now_ms();
-        if (left <= 0) return PK_EXIT_CONN;
-        struct pollfd p = {.fd = c->wake_fd[0], .events = POLLIN};
-        (void)poll(&p, 1, (int)PK_MIN(left, 50));
+        if (left <= 0 || pk_sig_pending()) return PK_EXIT_CONN; /* give up at once on ^C / TERM */
+        struct pollfd p[2] = {{.fd = c->wake_fd[0], .events = POLLIN}, {.fd = pk_sig_fd(), .events = POLLIN}};
+        (void)poll(p, p[1].fd >= 0 ? 2 : 1, (int)PK_MIN(left, 50));
     }
     return PK_EXIT_CONN;
 }

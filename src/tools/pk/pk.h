@@ -196,6 +196,7 @@ typedef struct pk_child {
 int pk_sig_setup(void);
 int pk_sig_fd(void);
 int pk_sig_drain(void);
+int pk_sig_pending(void);
 int pk_child_spawn(pk_child *ch, char **argv, char **extra_env, int stdin_fd);
 bool pk_child_reap(pk_child *ch);
 void pk_child_signal(pk_child *ch, int sig);

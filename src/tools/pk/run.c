@@ -37,17 +37,29 @@ int pk_sig_setup(void) {
     return PK_OK;
 }
 
-/* The read end of the signal pipe. */
+/* The read end of the signal pipe (-1 before pk_sig_setup). */
 int pk_sig_fd(void) {
-    PK_ASSERT(sig_pipe[0] >= 0);
-    PK_ASSERT(sig_pipe[1] >= 0);
+    PK_ASSERT(sig_pipe[0] >= -1);
+    PK_ASSERT((sig_pipe[0] < 0) == (sig_pipe[1] < 0));
     return sig_pipe[0];
+}
+
+static int sig_pending = 0; /* a terminating signal seen by pk_sig_pending, not yet drained */
+
+/* Note a terminating signal without consuming it (0 if none, or if signals are not set up). */
+int pk_sig_pending(void) {
+    if (sig_pipe[0] < 0) return 0;
+    int t = pk_sig_drain();
+    if (t) sig_pending = t;
+    PK_ASSERT(sig_pending >= 0);
+    return sig_pending;
 }
 
 /* Read all pending signals; returns the last terminating signal (INT/TERM/HUP) seen, or 0. */
 int pk_sig_drain(void) {
     PK_ASSERT(sig_pipe[0] >= 0);
-    int term = 0;
+    int term = sig_pending;
+    sig_pending = 0;
     unsigned char buf[64];
     for (int i = 0; i < 1000; i++) {
         ssize_t n = read(sig_pipe[0], buf, sizeof buf);
