@@ -119,13 +119,16 @@ static void wal_after_cb(uv_work_t *req, int status) {
     n->wal_bytes += n->wal_busy.len;
     pk_buf_reset(&n->wal_busy);
     n->wal_busy_drop_below = 0;
-    n->wal_writing = false;
+    /* wal_writing stays set while px hears about this batch: steps may queue more records (and must not start
+     * the next write, which would reuse tokens_busy under this loop); the next write starts after it. */
     size_t count = n->tokens_busy_count;
-    n->tokens_busy_count = 0;
     for (size_t i = 0; i < count; i++) {
         px_event ev = {.kind = PX_EV_PERSISTED, .now_ms = rt_now_ms(n->srv), .u.persisted.token = n->tokens_busy[i]};
         node_step(n, &ev);
     }
+    PK_ASSERT(n->tokens_busy_count == count);
+    n->tokens_busy_count = 0;
+    n->wal_writing = false;
     kick_wal(n);
 }
 
