@@ -87,10 +87,14 @@ static sim_msg *msg_pop_due(sim_world *w) {
     return top;
 }
 
-/* Returns a random network delay; a few messages take a long time (a slow link, a retransmission). */
-static uint64_t net_delay(sim_world *w) {
-    if (w->slow_pm && pk_prng_below(&w->prng, 1000) < w->slow_pm) return 50 + pk_prng_below(&w->prng, 600);
-    return w->delay_min_ms + pk_prng_below(&w->prng, w->delay_max_ms - w->delay_min_ms + 1);
+/* Returns a random network delay from `from` to `to`; a few messages take a long time (a retransmission), and
+ * every message on a congested link does while the congestion lasts. */
+static uint64_t net_delay(sim_world *w, uint32_t from, uint32_t to) {
+    uint64_t d = w->delay_min_ms + pk_prng_below(&w->prng, w->delay_max_ms - w->delay_min_ms + 1);
+    if (w->slow_pm && pk_prng_below(&w->prng, 1000) < w->slow_pm) d += 50 + pk_prng_below(&w->prng, 600);
+    if (w->now < w->congested_until && from == w->congested_from && to == w->congested_to)
+        d += w->congested_extra_ms + pk_prng_below(&w->prng, 50);
+    return d;
 }
 
 /* Sends a px message between nodes through the faulty network (copying bytes). */
@@ -105,7 +109,7 @@ void sim_net_send(sim_world *w, uint32_t from, uint32_t to, pk_slice bytes) {
         m->from = from;
         m->to = to;
         pk_buf_append(&m->bytes, bytes.ptr, bytes.len);
-        sim_msg_push(w, m, net_delay(w));
+        sim_msg_push(w, m, net_delay(w, from, to));
     }
 }
 
@@ -261,6 +265,15 @@ static void faults_tick(sim_world *w) {
             sim_trace(w, "n%u disk fault armed (%s)", n->id, pk_strerror(err));
         }
     }
+    if (w->now >= w->congested_until && pk_prng_below(p, 1000000) < w->congest_per_m) {
+        sim_fault(w);
+        w->congested_from = 1 + (uint32_t)pk_prng_below(p, w->n);
+        w->congested_to = 1 + (uint32_t)pk_prng_below(p, w->n);
+        w->congested_extra_ms = 100 + pk_prng_below(p, 500);
+        w->congested_until = w->now + 100 + pk_prng_below(p, 800);
+        sim_trace(w, "CONGESTION n%u->n%u +%llu ms until %llu", w->congested_from, w->congested_to,
+                  (unsigned long long)w->congested_extra_ms, (unsigned long long)w->congested_until);
+    }
     if (w->partition_until && w->now >= w->partition_until) heal_partition(w);
     else if (!w->partition_until && pk_prng_below(p, 1000000) < w->part_per_m)
         fault_partition(w, w->now + 50 + pk_prng_below(p, 800));
@@ -280,6 +293,7 @@ static void heal_all(sim_world *w) {
     w->heal_at = w->now;
     w->heal_ev = w->ev_seq;
     w->slow_pm = 0;
+    w->congested_until = 0;
     sim_trace(w, "HEAL: every node up, network whole; liveness bound %llu ms",
               (unsigned long long)w->opt.liveness_ms);
 }
@@ -307,6 +321,7 @@ static void world_params(sim_world *w) {
     w->leader_crash_pm = (uint32_t)pk_prng_below(p, 12);
     w->wipe_pm = pk_prng_chance(p, 1, 3) ? (uint32_t)pk_prng_below(p, 300) : 0;
     w->rot_pm = pk_prng_chance(p, 1, 3) ? (uint32_t)pk_prng_below(p, 400) : 0;
+    w->congest_per_m = (uint32_t)pk_prng_below(p, 1500);
     w->crash_per_m = 100 + (uint32_t)pk_prng_below(p, 900);
     w->pause_per_m = (uint32_t)pk_prng_below(p, 500);
     w->part_per_m = 200 + (uint32_t)pk_prng_below(p, 1500);
