@@ -317,7 +317,28 @@ static void handle_update(rt_node *n, const px_update *u) {
         }
     }
     if (u->send_count > 0 && n->pxcfg.node_count == 1) node_fatal("px asked a single node to send messages", PK_EINVAL);
+    bool was_leader = n->leader;
     n->leader = u->role == PX_LEADER;
+    if (was_leader && !n->leader) {
+        /* Speculation made as leader is void: proposals may never be chosen. Requests still waiting get no reply;
+         * their connections are closed so clients retry (ZooKeeper drops connections on leader change too). */
+        LOG_WARN("lost leadership at ballot (%llu, %u); dropping %zu in-flight writes", (unsigned long long)u->ballot.round,
+                 u->ballot.node, n->inflight.count);
+        zk_prep_reset(n->prep);
+        pk_buf_reset(&n->batch);
+        n->batch_txns = 0;
+        n->last_assigned_zxid = zk_state_last_zxid(n->zk);
+        rt_server *srv = n->srv;
+        for (pk_list *l = srv->all_conns.next, *next; l != &srv->all_conns; l = next) {
+            next = l->next;
+            rt_conn *c = PK_CONTAINER_OF(l, rt_conn, all_link);
+            if (c->pending_count) rt_conn_close(c);
+        }
+        for (size_t i = 0; i < n->inflight.cap; i++) /* all orphaned now: free them */
+            if (n->inflight.keys[i] && n->inflight.keys[i] != UINT64_MAX) rt_pending_free(n->inflight.vals[i]);
+        rt_map_deinit(&n->inflight);
+        rt_map_init(&n->inflight);
+    }
     if (u->chosen_to > n->applied_slot) apply_chosen(n, u->chosen_to);
     if (u->next_deadline_ms) {
         uint64_t now = rt_now_ms(n->srv);
