@@ -15,7 +15,7 @@
 #define SIM_MAX_NODES 5
 #define SIM_MAX_CLIENTS 8
 #define SIM_KEYS 4
-#define SIM_MAX_JOBS 512
+#define SIM_MAX_JOBS 4096
 #define SIM_MAX_BATCHES 64
 #define SIM_BATCH_TXNS 8
 #define SIM_MAX_MSGS 200000

@@ -145,7 +145,8 @@ static void node_persist_and_send(sim_world *w, sim_node *n, const px_update *u)
             memset(job, 0, sizeof *job);
             uint64_t prev_done = w->now;
             if (n->job_count > 1) prev_done = n->jobs[(n->job_head + n->job_count - 2) % SIM_MAX_JOBS].done_at;
-            job->done_at = PK_MAX(prev_done, w->now) + (u->persist_token ? 1 + pk_prng_below(&w->prng, 4) : 0);
+            /* group commit: each write takes 1-4 ms, completions stay in FIFO order */
+            job->done_at = PK_MAX(prev_done, w->now + (u->persist_token ? 1 + pk_prng_below(&w->prng, 4) : 0));
             job->token = u->persist_token;
             job->has_promise = u->persist_promise;
             job->promise = u->promise;
