@@ -728,7 +728,11 @@ def run_seed(seed, A, B, nops, mutate_at, verbose, counter, strict=True, known_s
     for side in (A, B):
         side.norm.reset()
         for s in range(NSESS):
-            side.open(s)
+            try:
+                side.open(s)
+            except (OSError, w.ConnClosed, w.DecodeError) as e:
+                return "seed %d: %s: opening session %d failed: %r (server up: %s)" % (
+                    seed, side.name, s, e, side.server.is_up())
         # Start each seed from the same set of auths: session 1 is bob, session 2 alice.
         side.conns[1].auth_digest("bob:pw")
         side.conns[2].auth_digest("alice:pw")
@@ -764,6 +768,10 @@ def run_seed(seed, A, B, nops, mutate_at, verbose, counter, strict=True, known_s
                     cut_short[0] += 1
                     break
                 g.learn(desc, ra, slot)
+                # The two sides may have labelled different zxids in this step: restart the
+                # labels on both, so later steps compare again (labels stay consistent).
+                A.norm.reset()
+                B.norm.reset()
                 continue
         if ra != rb:
             return ("DIFFERENCE at seed %d step %d (global op #%d), session slot %d\n"
@@ -793,11 +801,13 @@ def main():
     ap.add_argument("--keep-going", action="store_true",
                     help="after a difference, close the seed's sessions and go on with the next "
                          "seed (report every seed's first difference)")
+    ap.add_argument("--port-a", type=int, default=None)
+    ap.add_argument("--port-b", type=int, default=None)
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     t0_ms = int(time.time() * 1000)
-    pa = PORTS[a.a]
-    pb = ALT_PORTS[a.b] if a.a == a.b else PORTS[a.b]
+    pa = a.port_a or PORTS[a.a]
+    pb = a.port_b or (ALT_PORTS[a.b] if a.a == a.b else PORTS[a.b])
     props = zkserver.zk_diff_props()
     cfg = {"maxSessionTimeout": "600000"}
     sa = zkserver.Server(a.a, pa, java_props=props, name="diffA-" + a.a, cfg_extra=cfg)
