@@ -108,6 +108,8 @@ static inline uint64_t pk_get_u64(const uint8_t *p) { return ((uint64_t)pk_get_u
 uint64_t pk_hash64(const void *p, size_t n, uint64_t seed);
 /* CRC32C (Castagnoli) of n bytes, continuing from crc (start with 0). */
 uint32_t pk_crc32c(uint32_t crc, const void *p, size_t n);
+/* The same CRC32C without CPU-specific instructions (pk_crc32c uses SSE4.2 when present). */
+uint32_t pk_crc32c_portable(uint32_t crc, const void *p, size_t n);
 
 /* ---- deterministic PRNG (xoshiro256**, seeded by splitmix64) ---- */
 typedef struct pk_prng {

@@ -9,15 +9,45 @@ static inline uint64_t mix64(uint64_t x) {
     return x;
 }
 
-/* Hashes n bytes, 8 at a time, with a final avalanche; stable across machines. */
+/* Loads 8 bytes as a little-endian word (the same value on every machine; one mov on x86). */
+static inline uint64_t load_le64(const uint8_t *s) {
+    uint64_t v;
+    memcpy(&v, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* Rotates a 64-bit value left by k bits (1..63). */
+static inline uint64_t rotl64_h(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* One lane round for long inputs (xxhash64's round: two multiplies, independent across lanes). */
+static inline uint64_t lane_round(uint64_t acc, uint64_t w) {
+    return rotl64_h(acc + w * 0xc2b2ae3d27d4eb4fULL, 31) * 0x9e3779b185ebca87ULL;
+}
+
+/* Hashes n bytes; inputs of 32 bytes or more run four independent lanes (about 4x the throughput of one
+ * dependent chain), then the tail 8 bytes at a time with a final avalanche. Stable across machines. */
 uint64_t pk_hash64(const void *p, size_t n, uint64_t seed) {
     const uint8_t *s = p;
     uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+    if (n >= 32) {
+        uint64_t v0 = h, v1 = h ^ 0x2545f4914f6cdd1dULL, v2 = h + 0x9e3779b97f4a7c15ULL, v3 = h - 0xbf58476d1ce4e5b9ULL;
+        while (n >= 32) {
+            v0 = lane_round(v0, load_le64(s));
+            v1 = lane_round(v1, load_le64(s + 8));
+            v2 = lane_round(v2, load_le64(s + 16));
+            v3 = lane_round(v3, load_le64(s + 24));
+            s += 32;
+            n -= 32;
+        }
+        h = mix64(v0) ^ rotl64_h(mix64(v1), 17) ^ rotl64_h(mix64(v2), 31) ^ rotl64_h(mix64(v3), 47);
+    }
     while (n >= 8) {
-        uint64_t v = 0; /* little-endian load: the same value on every machine (compilers emit one mov) */
-        for (int i = 7; i >= 0; i--) v = (v << 8) | s[i];
-        h = mix64(h ^ v) * 0x9e3779b97f4a7c15ULL;
-        s += 8; n -= 8;
+        h = mix64(h ^ load_le64(s)) * 0x9e3779b97f4a7c15ULL;
+        s += 8;
+        n -= 8;
     }
     uint64_t tail = 0;
     for (size_t i = 0; i < n; i++) tail |= (uint64_t)s[i] << (8 * i);
@@ -38,8 +68,37 @@ __attribute__((constructor)) static void crc32c_init_tables(void) {
             crc32c_table[t][i] = (crc32c_table[t - 1][i] >> 8) ^ crc32c_table[0][crc32c_table[t - 1][i] & 0xff];
 }
 
-/* Computes CRC32C of n bytes continuing from crc (0 to start). */
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+static bool crc32c_hw;
+
+/* Chooses the SSE4.2 instruction when the CPU has it (before main, like the tables). */
+__attribute__((constructor)) static void crc32c_pick(void) { crc32c_hw = __builtin_cpu_supports("sse4.2"); }
+
+/* CRC32C with the SSE4.2 crc32 instruction, 8 bytes per step. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *s, size_t n) {
+    uint64_t c = ~crc;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        c = _mm_crc32_u64(c, w);
+    }
+    uint32_t c32 = (uint32_t)c;
+    for (; n > 0; s++, n--) c32 = _mm_crc32_u8(c32, *s);
+    return ~c32;
+}
+#endif
+
+/* Computes CRC32C of n bytes continuing from crc (0 to start): the hardware path when the CPU has one. */
 uint32_t pk_crc32c(uint32_t crc, const void *p, size_t n) {
+#if defined(__x86_64__)
+    if (crc32c_hw) return crc32c_sse42(crc, p, n);
+#endif
+    return pk_crc32c_portable(crc, p, n);
+}
+
+/* Computes CRC32C with the slicing-by-8 tables (any CPU; tests cross-check it with the hardware path). */
+uint32_t pk_crc32c_portable(uint32_t crc, const void *p, size_t n) {
     PK_ASSERT(crc32c_table[0][1] != 0); /* tables are built by the constructor above */
     const uint8_t *s = p;
     crc = ~crc;
