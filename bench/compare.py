@@ -97,7 +97,8 @@ class Server:
         self.proc = None
         self.logf = None
         os.makedirs(self.data, exist_ok=True)
-        self.binary = os.path.join(workdir, "pk-server")   # frozen copy: others may relink build/ meanwhile
+        # Frozen copy (others may relink build/ meanwhile), under a name no broad `pkill -f pk-server` matches.
+        self.binary = os.path.join(workdir, "pkbsrv")
         if kind == "pk" and not os.path.exists(self.binary):
             shutil.copy2(os.path.realpath(PK_SERVER), self.binary)
         with open(self.cfg, "w") as f:
@@ -140,6 +141,20 @@ class Server:
     def pid(self):
         """PID of the server (nice and taskset exec it, so it is the Popen PID)."""
         return self.proc.pid
+
+    def ensure_alive(self, results):
+        """Restarts the server (same data dir) if it died since the last run, and records the incident."""
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        code = None if self.proc is None else self.proc.returncode
+        log("%s server is not running (exit %s); restarting it" % (self.kind, code))
+        results.setdefault("incidents", []).append("%s %s: server had exited with %s; restarted"
+                                                   % (time.strftime("%H:%M:%S"), self.kind, code))
+        self.proc = None
+        if self.logf:
+            self.logf.close()
+            self.logf = None
+        self.start()
 
     def rss_kib(self):
         """VmRSS of the server in KiB."""
@@ -219,6 +234,7 @@ def run_workloads(servers, args, results):
     for name, wargs, pick in workloads(args.quick):
         for rep in range(args.repeat):
             for s in servers:
+                s.ensure_alive(results)
                 r = pk_bench(s, wargs + ["--prefix", "/pkbench-%s" % name.split("@")[0]], name)
                 r["repeat"] = rep
                 results["runs"].append(dict(r, server=s.kind))
@@ -273,9 +289,14 @@ def fmt(v, unit=""):
     return "%.2f%s" % (v, unit)
 
 
+FAILED = object()   # table marker: the kept run of this cell failed
+
+
 def ratio_cell(pk, zk, target, higher_is_better):
     """ratio pk/zk, the target and whether it is met."""
     if pk is None or zk is None or pk < 0 or zk <= 0:
+        return "n/a", target[0], "?"
+    if pk == 0 and not higher_is_better:
         return "n/a", target[0], "?"
     r = pk / zk
     ok = r >= target[1] if higher_is_better else r <= target[1]
@@ -288,14 +309,15 @@ def table(results, topology="standalone"):
     rows = []
 
     def row(metric, zk, pk, unit, target, higher):
-        rc, tg, met = ratio_cell(pk, zk, target, higher)
-        rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (metric, topology, fmt(zk, unit), fmt(pk, unit), rc, tg, met))
+        rc, tg, met = ratio_cell(None if pk is FAILED else pk, None if zk is FAILED else zk, target, higher)
+        cell = lambda v: "FAILED" if v is FAILED else fmt(v, unit)
+        rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (metric, topology, cell(zk), cell(pk), rc, tg, met))
 
     for name, _, pick in workloads(False):
         zk, pk = best.get(("zk", name)), best.get(("pk", name))
         if zk is None and pk is None:
             continue
-        g = lambda r, k: None if r is None else r[k]
+        g = lambda r, k: None if r is None else (FAILED if r.get("exit") != 0 else r[k])
         if pick == "tput":
             unit = " ev/s" if name == "watch" else (" sess/s" if name == "connect" else " ops/s")
             row("%s throughput" % name, g(zk, "ops_per_s"), g(pk, "ops_per_s"), unit, (">= 3x", 3.0), True)
@@ -328,6 +350,9 @@ def noise_lines(results):
     """One line per kept run: CPU used by other processes during its window."""
     out = []
     for (kind, name), r in sorted(results["best"].items()):
+        if r.get("exit") != 0:
+            out.append("- %s %s: every run FAILED (see the log)" % (kind, name))
+            continue
         out.append("- %s %s: other processes used %.2f CPU-s in the %.1f s window" % (kind, name, r["other_cpu_s"], r["window_s"]))
     return out
 
@@ -397,7 +422,7 @@ def main():
         for s in servers:
             s.kill()
     lines = table(results)
-    text = "\n".join(lines + [""] + noise_lines(results)) + "\n"
+    text = "\n".join(lines + [""] + noise_lines(results) + ["- incident: " + i for i in results.get("incidents", [])]) + "\n"
     print("Machine: %(nproc)s CPUs, %(model)s, Linux %(kernel)s" % results["machine"])
     print("Run: %s, pk-server %s (git HEAD %s)\n" % (results["started"], results["pk_server"], results["git_head"]))
     print(text)
