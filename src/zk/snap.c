@@ -91,7 +91,8 @@ static int zk_snap_fail(char *errmsg, size_t errmsg_len, const char *msg) {
 }
 
 /* Reads one node record and links it (or fills the root); returns NULL-message on success. */
-static const char *zk_snap_read_node(jute_reader *r, zk_state *s, zk_acl **acls, uint32_t nacls, bool first) {
+static const char *zk_snap_read_node(jute_reader *r, zk_state *s, zk_acl **acls, uint32_t nacls, bool first,
+                                     zk_node **parent_hint, uint64_t *digest) {
     uint32_t plen = (uint32_t)jute_read_int(r);
     pk_slice path = jute_read_raw(r, plen);
     int32_t dlen = jute_read_int(r);
@@ -118,10 +119,11 @@ static const char *zk_snap_read_node(jute_reader *r, zk_state *s, zk_acl **acls,
     acls[ai]->node_refs++;
     n->czxid = f[0]; n->mzxid = f[1]; n->pzxid = f[2]; n->ctime_ms = f[3]; n->mtime_ms = f[4]; n->owner = f[5];
     n->version = g[0]; n->aversion = g[1]; n->ccount = g[2];
-    if (!first && !zk_tree_load_node(s, n)) {
+    if (!first && !zk_tree_load_node(s, n, parent_hint)) {
         zk_tree_free_node(s, n);
         return "node does not fit the tree (duplicate, orphan or unknown owner)";
     }
+    *digest += zk_node_digest(n); /* while the node is hot in cache; the root's fields are final here too */
     return NULL;
 }
 
@@ -161,10 +163,15 @@ int zk_state_deserialize(pk_slice in, zk_state **out, char *errmsg, size_t errms
         else if (zk_session_find(s, id) != NULL || !zk_owner_is_session((int64_t)id)) err = "bad session id";
         else zk_session_add(s, id, to, pw.ptr);
     }
+    uint64_t computed = 0;
+    for (size_t i = 0; err == NULL && i < s->sessions.cap; i++)
+        if (s->sessions.slots[i] != NULL) computed += zk_session_digest(s->sessions.slots[i]);
+    zk_node *parent_hint = NULL;
     uint64_t nnodes = (uint64_t)jute_read_long(&r);
     if (err == NULL && (r.err != 0 || nnodes == 0 || nnodes > jute_reader_remaining(&r) / 60)) err = "bad node count";
     if (err == NULL) zk_tree_reserve(s, (size_t)nnodes);
-    for (uint64_t i = 0; err == NULL && i < nnodes; i++) err = zk_snap_read_node(&r, s, acls, nacls, i == 0);
+    for (uint64_t i = 0; err == NULL && i < nnodes; i++)
+        err = zk_snap_read_node(&r, s, acls, nacls, i == 0, &parent_hint, &computed);
     if (err == NULL && !jute_reader_done(&r)) err = "trailing bytes in snapshot";
     for (uint32_t i = 0; i < nacls; i++) {
         if (acls[i] != NULL) zk_acl_unref(&s->acls, acls[i]);  /* drop the temporary ref */
@@ -172,7 +179,8 @@ int zk_state_deserialize(pk_slice in, zk_state **out, char *errmsg, size_t errms
     free(acls);
     if (err == NULL) {
         s->last_zxid = zxid;
-        s->digest = zk_state_digest_full(s);
+        /* The digest is a sum over nodes and sessions, accumulated above as each was loaded: one pass. */
+        s->digest = computed;
         if (s->digest != digest) err = "snapshot digest mismatch";
     }
     if (err != NULL) {

@@ -540,11 +540,16 @@ bool zk_events_readable(const zk_events *e, size_t i, const zk_auth *auth) {
 
 /* Links a loaded node (snapshot) under its existing parent without changing the parent's stat or the digest;
  * returns false when the path is a duplicate, has no parent, or the owner session is missing. */
-bool zk_tree_load_node(zk_state *s, zk_node *n) {
-    PK_ASSERT(s != NULL && n != NULL);
+bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint) {
+    PK_ASSERT(s != NULL && n != NULL && parent_hint != NULL);
     pk_slice path = {(const uint8_t *)n->path, n->path_len};
     if (path.len < 2 || path.ptr[0] != '/' || zk_tree_find(s, path) != NULL) return false;
-    zk_node *parent = zk_tree_parent(s, path);
+    /* Siblings arrive together in a snapshot: reuse the previous node's parent when the paths agree. */
+    size_t plen = zk_path_parent_len(path);
+    zk_node *parent = *parent_hint;
+    if (parent == NULL || parent->path_len != plen || memcmp(parent->path, path.ptr, plen) != 0)
+        parent = zk_tree_parent(s, path);
+    *parent_hint = parent;
     if (parent == NULL || zk_owner_is_session(parent->owner)) return false;  /* ephemerals have no children */
     zk_session *se = NULL;
     if (zk_owner_is_session(n->owner)) {

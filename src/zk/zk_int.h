@@ -178,7 +178,7 @@ uint64_t zk_node_digest(const zk_node *n);
 /* Digest contribution of a session. */
 uint64_t zk_session_digest(const zk_session *se);
 /* Links a snapshot-loaded node under its parent (no stat/digest changes); false if it does not fit. */
-bool zk_tree_load_node(zk_state *s, zk_node *n);
+bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint);
 /* Replaces a node's data bytes only (no stat/digest change; the node may move): returns its new address. */
 zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data);
 /* Pre-sizes the node table for n nodes (snapshot load). */

@@ -321,6 +321,21 @@ static zk_state *round_trip(const zk_state *s) {
     zk_state_stats(s, &x);
     zk_state_stats(r, &y);
     cr_assert_eq(memcmp(&x, &y, sizeof x), 0);
+    /* A wrong stored digest (CRC trailer fixed up, so only the digest check can see it): rejected. */
+    a.data[16] ^= 0x01;
+    pk_put_u32(a.data + a.len - 4, pk_crc32c(0, a.data, a.len - 4));
+    zk_state *tampered = NULL;
+    cr_assert_eq(zk_state_deserialize(pk_buf_slice(&a), &tampered, err, sizeof err), PK_ECORRUPT);
+    cr_assert(strstr(err, "digest") != NULL, "%s", err);
+    cr_assert_null(tampered);
+    a.data[16] ^= 0x01;
+    /* A changed byte in the last node record's stat (CRC fixed up): the loaded state's digest differs. */
+    a.data[a.len - 4 - 12] ^= 0x01; /* inside the last node's int fields, before its acl index */
+    pk_put_u32(a.data + a.len - 4, pk_crc32c(0, a.data, a.len - 4));
+    cr_assert_eq(zk_state_deserialize(pk_buf_slice(&a), &tampered, err, sizeof err), PK_ECORRUPT);
+    cr_assert_null(tampered);
+    a.data[a.len - 4 - 12] ^= 0x01;
+    pk_put_u32(a.data + a.len - 4, pk_crc32c(0, a.data, a.len - 4));
     /* corrupt one byte: rejected */
     a.data[a.len / 2] ^= 0x40;
     zk_state *bad = NULL;
