@@ -32,13 +32,11 @@ class Writer(threading.Thread):
         self.acked_counter = -1
         self.sent_counter = -1
         self.error = None
+        # Connect before the load starts, so the kill cannot come before the session exists.
+        self.conn = zkwire.connect("127.0.0.1", self.port, timeout_ms=10000, io_timeout_s=10)
 
     def run(self):
-        try:
-            c = zkwire.connect("127.0.0.1", self.port, timeout_ms=10000, io_timeout_s=10)
-        except (OSError, zkwire.ConnClosed, zkwire.DecodeError) as e:
-            self.error = "connect: %r" % e
-            return
+        c = self.conn
         k = 0
         key = "/crash/k%d" % self.wid
         try:
@@ -146,6 +144,7 @@ def test_verify_detects_a_lost_write(server):
     setup_tree(server.port)
     stop = threading.Event()
     w = Writer(server.port, 0, 999, stop)
+    w.conn.close()
     w.acked_creates["/crash/never-written"] = b"x"
     w.acked_counter = 5
     w.sent_counter = 5

@@ -130,6 +130,7 @@ class Server:
         self.proc = None
         self._log = None
         self.jaas_path = None
+        self._bin = None
         os.makedirs(self.data_dir, exist_ok=True)
         if jaas_config:
             # SASL: ZooKeeper reads a JAAS file named by -Djava.security.auth.login.config; pk-server
@@ -153,7 +154,7 @@ class Server:
     def command(self):
         """The argv that starts this server."""
         if self.kind == "pk":
-            return [pk_server_path(), self.cfg_path]
+            return [self._bin or pk_server_path(), self.cfg_path]
         cp = os.environ.get("ZK_CLASSPATH", ZK_CLASSPATH_DEFAULT)
         return ([os.environ.get("ZK_JAVA", "java"), "-Xmx512m", "-cp", cp,
                  "-Dfile.encoding=UTF-8",
@@ -172,8 +173,12 @@ class Server:
         assert not self.running, "already running"
         if not port_free(self.port):
             raise ServerError("port %d is already in use" % self.port)
-        if self.kind == "pk" and not os.access(pk_server_path(), os.X_OK):
-            raise ServerError("pk-server binary not found: %s" % pk_server_path())
+        if self.kind == "pk" and self._bin is None:
+            if not os.access(pk_server_path(), os.X_OK):
+                raise ServerError("pk-server binary not found: %s" % pk_server_path())
+            # Our own copy: a rebuild of the shared binary mid-test must not break restarts.
+            self._bin = os.path.join(self.workdir, "pk-server")
+            shutil.copy2(pk_server_path(), self._bin)
         write_cfg(self.cfg_path, self.port, self.data_dir, self.cfg_extra, self.tick_ms)
         self._log = open(self.log_path, "ab")
         self._log.write(("==== start %s %s\n" % (time.strftime("%H:%M:%S"),
