@@ -135,3 +135,24 @@ def test_shell_line_editing(server):
     p.expect(PROMPT)
     p.sendline("quit")
     assert p.wait() == 0
+
+
+def test_shell_same_output_on_every_server(all_servers):
+    """The same typed session prints the same (normalized) output on each server."""
+    from pkt import normalize
+    script = ["create {b} data", "create -s {b}/s- x", "create -e {b}/e", "ls -s {b}", "get -s {b}",
+              "set -v 3 {b} y", "set {b} z", "getAcl {b}", "getEphemerals {b}", "getAllChildrenNumber {b}",
+              "delete {b}", "stat {b}/nope", "sync {b}", "whoami", "deleteall {b}", "ls {b}", "history"]
+    transcripts = {}
+    for kind, server in all_servers.items():
+        b = "/shs-" + uuid.uuid4().hex[:6]
+        p, hist = shell(server)
+        outs = [run(p, line.format(b=b)).replace(b, "{b}") for line in script]
+        p.sendline("quit")
+        assert p.wait() == 0
+        os.unlink(hist)
+        transcripts[kind] = normalize("".join("> %s\n%s" % (l, o) for l, o in zip(script, outs)))
+    kinds = sorted(transcripts)
+    for k in kinds[1:]:
+        assert transcripts[k] == transcripts[kinds[0]], "%s differs from %s" % (k, kinds[0])
+    assert "Node not empty: {b}" in transcripts[kinds[0]]

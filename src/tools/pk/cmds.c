@@ -69,9 +69,10 @@ static int check_path(pk_ctx *ctx, const char *path) {
     return PK_EXIT_ARGS;
 }
 
-/* ls [-s] [-w] [-R] path */
+/* The `ls [-s] [-w] [-R] path` command. */
 static int cmd_ls(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     bool s = false, w = false, r = false;
     opt_reset();
     for (int c; (c = getopt(argc, argv, "swR")) != -1;) {
@@ -147,9 +148,10 @@ static void print_data(pk_ctx *ctx, const char *buf, int len) {
     }
 }
 
-/* get [-s] [-w] path */
+/* The `get [-s] [-w] path` command. */
 static int cmd_get(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     bool s = false, w = false;
     opt_reset();
     for (int c; (c = getopt(argc, argv, "sw")) != -1;) {
@@ -201,9 +203,10 @@ static void print_path_stat(pk_ctx *ctx, const char *path, const struct Stat *st
     }
 }
 
-/* set [-s] [-v version] path data */
+/* The `set [-s] [-v version] path data` command. */
 static int cmd_set(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     bool s = false;
     int64_t version = -1;
     opt_reset();
@@ -277,9 +280,10 @@ static bool parse_acl(const char *text, struct ACL_vector *v) {
     return true;
 }
 
-/* create [-s] [-e] [-c] [-t ttl] path [data] [acl] */
+/* The `create [-s] [-e] [-c] [-t ttl] path [data] [acl]` command. */
 static int cmd_create(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     bool s = false, e = false, c_ = false;
     int64_t ttl = -1;
     opt_reset();
@@ -329,9 +333,10 @@ static int cmd_create(pk_ctx *ctx, int argc, char **argv) {
     return PK_EXIT_OK;
 }
 
-/* delete [-v version] path */
+/* The `delete [-v version] path` command. */
 static int cmd_delete(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     int64_t version = -1;
     opt_reset();
     for (int c; (c = getopt(argc, argv, "v:")) != -1;) {
@@ -354,6 +359,7 @@ static int cmd_delete(pk_ctx *ctx, int argc, char **argv) {
 /* deleteall path [-b batch]: delete the subtree, deepest first. */
 static int cmd_deleteall(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     int64_t batch = 1000;
     opt_reset();
     for (int c; (c = getopt(argc, argv, "b:")) != -1;) {
@@ -386,9 +392,10 @@ static int cmd_deleteall(pk_ctx *ctx, int argc, char **argv) {
     return PK_EXIT_OK;
 }
 
-/* stat [-w] path */
+/* The `stat [-w] path` command. */
 static int cmd_stat(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     bool w = false;
     opt_reset();
     for (int c; (c = getopt(argc, argv, "w")) != -1;) {
@@ -418,9 +425,10 @@ static void perms_str(int perms, char out[8]) {
     out[n] = 0;
 }
 
-/* getAcl [-s] path */
+/* The `getAcl [-s] path` command. */
 static int cmd_getacl(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     bool s = false;
     opt_reset();
     for (int c; (c = getopt(argc, argv, "s")) != -1;) {
@@ -464,9 +472,10 @@ static int cmd_getacl(pk_ctx *ctx, int argc, char **argv) {
     return PK_EXIT_OK;
 }
 
-/* setAcl [-s] [-v version] [-R] path acl */
+/* The `setAcl [-s] [-v version] [-R] path acl` command. */
 static int cmd_setacl(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     bool s = false, r = false;
     int64_t version = -1;
     opt_reset();
@@ -570,9 +579,10 @@ static int ctx_raw(pk_ctx *ctx) {
     return rc;
 }
 
-/* addauth scheme auth */
+/* The `addauth scheme auth` command. */
 static int cmd_addauth(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     if (argc != 3) return -1;
     PK_ASSERT(argv[1] != NULL);
     wait_void w = {.rc = 0};
@@ -593,9 +603,10 @@ static int cmd_addauth(pk_ctx *ctx, int argc, char **argv) {
     return PK_EXIT_OK;
 }
 
-/* sync path */
+/* The `sync path` command. */
 static int cmd_sync(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     if (argc != 2) return -1;
     if (check_path(ctx, argv[1])) return PK_EXIT_ARGS;
     wait_void w = {.rc = 0};
@@ -615,6 +626,7 @@ static int cmd_sync(pk_ctx *ctx, int argc, char **argv) {
 /* getEphemerals [path]: this session's ephemeral nodes whose path starts with path (a tree walk). */
 static int cmd_getephemerals(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     if (argc > 2) return -1;
     const char *prefix = argc == 2 ? argv[1] : "/";
     if (prefix[0] != '/') return check_path(ctx, prefix);
@@ -651,6 +663,7 @@ static int cmd_getephemerals(pk_ctx *ctx, int argc, char **argv) {
 /* getAllChildrenNumber path (opcode 104 over the side session). */
 static int cmd_getallchildrennumber(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     if (argc != 2) return -1;
     const char *path = argv[1];
     if (check_path(ctx, path)) return PK_EXIT_ARGS;
@@ -679,6 +692,7 @@ static int cmd_getallchildrennumber(pk_ctx *ctx, int argc, char **argv) {
 /* config [-s] [-w]: the ensemble configuration node. */
 static int cmd_config(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     bool s = false, w = false;
     opt_reset();
     for (int c; (c = getopt(argc, argv, "swc")) != -1;) {
@@ -714,6 +728,7 @@ static int cmd_config(pk_ctx *ctx, int argc, char **argv) {
 /* whoami: the identities the server associates with this client's credentials (opcode 107). */
 static int cmd_whoami(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     if (argc != 1) return -1;
     pk_buf resp;
     pk_buf_init(&resp);
@@ -778,6 +793,7 @@ static void *raw_thread_main(void *arg) {
 /* addWatch [-m mode] path: a persistent (recursive) watch, held by the side session. */
 static int cmd_addwatch(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     int mode = 1; /* PERSISTENT_RECURSIVE is zkCli's default */
     opt_reset();
     for (int c; (c = getopt(argc, argv, "m:")) != -1;) {
@@ -817,6 +833,7 @@ static int cmd_addwatch(pk_ctx *ctx, int argc, char **argv) {
 /* removewatches path [-c|-d|-a] [-l]: on the main session and, for persistent watches, the side one. */
 static int cmd_removewatches(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx->connected);
+    PK_ASSERT(argc >= 1 && argv[0] != NULL);
     int type = ZWATCHTYPE_ANY, local = 0;
     opt_reset();
     for (int c; (c = getopt(argc, argv, "cdal")) != -1;) {
