@@ -8,6 +8,7 @@ void zk_htab_init(zk_htab *t, uint64_t (*hash_of)(const void *item)) {
     PK_ASSERT(t != NULL);
     PK_ASSERT(hash_of != NULL);
     t->slots = NULL;
+    t->tags = NULL;
     t->cap = 0;
     t->count = 0;
     t->hash_of = hash_of;
@@ -17,19 +18,25 @@ void zk_htab_init(zk_htab *t, uint64_t (*hash_of)(const void *item)) {
 void zk_htab_deinit(zk_htab *t) {
     PK_ASSERT(t != NULL);
     free(t->slots);
+    free(t->tags);
     t->slots = NULL;
+    t->tags = NULL;
     t->cap = 0;
     t->count = 0;
 }
 
+/* The probe tag of a hash (its top 16 bits; the slot index uses the low bits). */
+static inline uint16_t zk_htab_tag(uint64_t h) { return (uint16_t)(h >> 48); }
+
 /* Places an item in the first free slot of its probe sequence (no growth). */
-static void zk_htab_place(void **slots, size_t cap, uint64_t h, void *item) {
+static void zk_htab_place(void **slots, uint16_t *tags, size_t cap, uint64_t h, void *item) {
     PK_ASSERT(cap > 0 && (cap & (cap - 1)) == 0);
     size_t mask = cap - 1;
     size_t i = (size_t)h & mask;
     for (size_t n = 0; n < cap; n++, i = (i + 1) & mask) {
         if (slots[i] == NULL) {
             slots[i] = item;
+            tags[i] = zk_htab_tag(h);
             return;
         }
     }
@@ -40,11 +47,14 @@ static void zk_htab_place(void **slots, size_t cap, uint64_t h, void *item) {
 static void zk_htab_rehash(zk_htab *t, size_t ncap) {
     PK_ASSERT(ncap > t->count && (ncap & (ncap - 1)) == 0);
     void **ns = pk_calloc(ncap, sizeof(void *));
+    uint16_t *nt = pk_calloc(ncap, sizeof(uint16_t));
     for (size_t i = 0; i < t->cap; i++) {
-        if (t->slots[i] != NULL) zk_htab_place(ns, ncap, t->hash_of(t->slots[i]), t->slots[i]);
+        if (t->slots[i] != NULL) zk_htab_place(ns, nt, ncap, t->hash_of(t->slots[i]), t->slots[i]);
     }
     free(t->slots);
+    free(t->tags);
     t->slots = ns;
+    t->tags = nt;
     t->cap = ncap;
 }
 
@@ -69,10 +79,11 @@ void *zk_htab_find(const zk_htab *t, uint64_t h, bool (*eq)(const void *item, co
     if (t->cap == 0) return NULL;
     size_t mask = t->cap - 1;
     size_t i = (size_t)h & mask;
+    uint16_t tag = zk_htab_tag(h);
     for (size_t n = 0; n < t->cap; n++, i = (i + 1) & mask) {
         void *it = t->slots[i];
         if (it == NULL) return NULL;
-        if (t->hash_of(it) == h && eq(it, key)) return it;
+        if (t->tags[i] == tag && t->hash_of(it) == h && eq(it, key)) return it;
     }
     return NULL;
 }
@@ -81,7 +92,7 @@ void *zk_htab_find(const zk_htab *t, uint64_t h, bool (*eq)(const void *item, co
 void zk_htab_insert(zk_htab *t, void *item) {
     PK_ASSERT(t != NULL && item != NULL);
     if ((t->count + 1) * 4 > t->cap * 3) zk_htab_grow(t);
-    zk_htab_place(t->slots, t->cap, t->hash_of(item), item);
+    zk_htab_place(t->slots, t->tags, t->cap, t->hash_of(item), item);
     t->count++;
     PK_ASSERT(t->count < t->cap);
 }
@@ -106,6 +117,7 @@ void zk_htab_remove(zk_htab *t, const void *item) {
         bool stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {
             t->slots[i] = it;
+            t->tags[i] = t->tags[j];
             t->slots[j] = NULL;
             i = j;
         }

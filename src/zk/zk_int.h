@@ -28,6 +28,7 @@
 /* ---- generic open-addressing pointer table (linear probing, backward-shift deletion) ---- */
 typedef struct zk_htab {
     void **slots;
+    uint16_t *tags; /* top 16 bits of each slot's hash: probes skip most items without touching them */
     size_t cap;     /* power of two, or 0 */
     size_t count;
     uint64_t (*hash_of)(const void *item);
