@@ -125,6 +125,11 @@ void sim_reply(sim_world *w, uint32_t from, uint32_t client, uint64_t req_id, in
     m->session = session;
     m->hint = hint;
     if (body.len) pk_buf_append(&m->bytes, body.ptr, body.len);
+    if (!w->healed && w->client_drop_pm && pk_prng_below(&w->prng, 1000) < w->client_drop_pm) {
+        pk_buf_deinit(&m->bytes); /* the reply is lost: the client will time out (unknown outcome) */
+        free(m);
+        return;
+    }
     sim_msg_push(w, m, 1 + pk_prng_below(&w->prng, 2));
 }
 
@@ -314,7 +319,11 @@ static void world_params(sim_world *w) {
     pk_prng *p = &w->prng;
     w->delay_min_ms = 1;
     w->delay_max_ms = 2 + (uint32_t)pk_prng_below(p, 15);
+    w->heartbeat_ms = 10 + (uint32_t)pk_prng_below(p, 21);
+    w->election_ms = w->heartbeat_ms * (3 + (uint32_t)pk_prng_below(p, 6));
+    w->window_slots = 1 + (uint32_t)pk_prng_below(p, 32);
     if (!w->opt.faults) return;
+    w->client_drop_pm = pk_prng_chance(p, 1, 3) ? (uint32_t)pk_prng_below(p, 20) : 0;
     w->drop_pm = (uint32_t)pk_prng_below(p, 150);
     w->dup_pm = (uint32_t)pk_prng_below(p, 40);
     w->slow_pm = (uint32_t)pk_prng_below(p, 30);
@@ -423,9 +432,10 @@ bool sim_run(const sim_options *opt, sim_result *res) {
     w->heap = pk_calloc(SIM_MAX_MSGS, sizeof *w->heap);
     w->history = pk_calloc(SIM_LIN_MAX_OPS, sizeof *w->history);
     world_params(w);
-    sim_trace(w, "seed %llu: %u nodes, %u clients, drop %u/1000, dup %u/1000, slow %u/1000, delay %u-%u ms",
-              (unsigned long long)opt->seed, w->n, opt->clients, w->drop_pm, w->dup_pm, w->slow_pm, w->delay_min_ms,
-              w->delay_max_ms);
+    sim_trace(w, "seed %llu: %u nodes, %u clients, drop %u/1000, dup %u/1000, slow %u/1000, delay %u-%u ms, "
+              "heartbeat %u ms, election %u ms, window %u, client drop %u/1000", (unsigned long long)opt->seed, w->n,
+              opt->clients, w->drop_pm, w->dup_pm, w->slow_pm, w->delay_min_ms, w->delay_max_ms, w->heartbeat_ms,
+              w->election_ms, w->window_slots, w->client_drop_pm);
     for (uint32_t i = 0; i < w->n; i++) sim_node_init(w, &w->nodes[i], i + 1);
     for (uint32_t i = 0; i < opt->clients; i++) sim_client_init(w, &w->clients[i], i);
     for (uint32_t i = 0; i < w->n; i++) sim_node_start(w, &w->nodes[i]);

@@ -25,6 +25,11 @@ static void client_send(sim_world *w, sim_client *c) {
     pk_buf_append(&m->bytes, c->body.data, c->body.len);
     c->attempts++;
     c->next_at = 0;
+    if (!w->healed && w->client_drop_pm && pk_prng_below(&w->prng, 1000) < w->client_drop_pm) {
+        pk_buf_deinit(&m->bytes); /* the request is lost: the client times out (unknown outcome) */
+        free(m);
+        return;
+    }
     sim_msg_push(w, m, 1 + pk_prng_below(&w->prng, 2));
 }
 

@@ -164,6 +164,8 @@ typedef struct sim_world {
     uint32_t leader_crash_pm;    /* per 1000 proposals: the leader crashes right after proposing */
     uint32_t wipe_pm;            /* per 1000 crashes: the disk is lost too */
     uint32_t rot_pm;             /* per 1000 crashes: a bit rots in meta or a snapshot */
+    uint32_t heartbeat_ms, election_ms, window_slots;  /* px timing and window, drawn per seed */
+    uint32_t client_drop_pm;     /* per 1000 client requests/replies lost (the client then times out) */
     uint32_t congest_per_m;      /* per million ms: a directed link becomes congested (all messages late) */
     uint32_t congested_from, congested_to;
     uint64_t congested_until, congested_extra_ms;

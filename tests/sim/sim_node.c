@@ -631,9 +631,9 @@ static void node_config(sim_world *w, sim_node *n, px_config *cfg) {
     cfg->self_id = n->id;
     for (uint32_t i = 0; i < w->n; i++) cfg->node_ids[i] = i + 1;
     cfg->node_count = w->n;
-    cfg->heartbeat_interval_ms = 20;
-    cfg->election_timeout_ms = 100;
-    cfg->window_slots = 16;
+    cfg->heartbeat_interval_ms = w->heartbeat_ms;
+    cfg->election_timeout_ms = w->election_ms;
+    cfg->window_slots = w->window_slots;
     cfg->seed = w->opt.seed * 31 + n->id * 7 + n->crashes;
 }
 
