@@ -212,8 +212,8 @@ void zk_read(const zk_state *s, const zk_auth *auth, uint64_t session_id, int32_
 size_t zk_reap_candidates(const zk_state *s, int64_t now_ms, size_t max, pk_buf *paths_out) {
     PK_ASSERT(s != NULL && paths_out != NULL);
     size_t found = 0;
-    for (size_t i = 0; i < s->nodes.cap && found < max; i++) {
-        const zk_node *n = s->nodes.slots[i];
+    for (size_t i = 0; i < s->reapable.cap && found < max; i++) {
+        const zk_node *n = s->reapable.slots[i];
         if (n == NULL || n->nkids != 0) continue;
         bool due = false;
         if (zk_owner_is_container(n->owner)) due = n->ccount != 0;

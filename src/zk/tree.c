@@ -57,6 +57,9 @@ uint64_t zk_session_digest(const zk_session *se) {
     return pk_hash64(b, sizeof b, 0x5e55);
 }
 
+/* True for nodes the reaper looks at: containers and TTL nodes. */
+static bool zk_node_reapable(const zk_node *n) { return zk_owner_is_container(n->owner) || zk_owner_is_ttl(n->owner); }
+
 /* Allocates a node with its path; stat fields zero. */
 static zk_node *zk_node_alloc(pk_slice path, pk_slice data, zk_acl *acl) {
     PK_ASSERT(path.len > 0 && path.len < UINT32_MAX);
@@ -133,6 +136,7 @@ zk_node *zk_tree_create(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, 
     s->digest += zk_node_fields_digest(parent);
     zk_kids_add(parent, n);
     zk_htab_insert(&s->nodes, n);
+    if (zk_node_reapable(n)) zk_htab_insert(&s->reapable, n);
     s->digest += zk_node_digest(n);
     s->data_size += path.len + data.len;
     if (zk_owner_is_session(owner)) {
@@ -162,6 +166,7 @@ void zk_tree_delete(zk_state *s, zk_node *n, uint64_t zxid) {
     s->digest += zk_node_fields_digest(parent);
     zk_kids_remove(parent, n);
     zk_htab_remove(&s->nodes, n);
+    if (zk_node_reapable(n)) zk_htab_remove(&s->reapable, n);
     s->digest -= zk_node_digest(n);
     s->data_size -= n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
     if (zk_owner_is_session(n->owner)) {
@@ -187,9 +192,12 @@ zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
         }
         PK_ASSERT(se == NULL || ei != UINT32_MAX);
         zk_htab_remove(&s->nodes, n);
+        bool reapable = zk_node_reapable(n);
+        if (reapable) zk_htab_remove(&s->reapable, n);
         bool is_root = n == s->root;
         n = pk_realloc(n, sizeof(zk_node) + n->path_len + 1 + data.len);
         zk_htab_insert(&s->nodes, n);
+        if (reapable) zk_htab_insert(&s->reapable, n);
         if (is_root) s->root = n;
         if (parent != NULL) parent->kids[n->pidx] = n;
         if (se != NULL) se->eph[ei] = n;
@@ -293,6 +301,7 @@ void zk_session_each(const zk_state *s, void (*fn)(void *ctx, uint64_t session_i
 zk_state *zk_state_new_empty(void) {
     zk_state *s = pk_calloc(1, sizeof *s);
     zk_htab_init(&s->nodes, zk_node_hash_of);
+    zk_htab_init(&s->reapable, zk_node_hash_of);
     zk_htab_init(&s->acls, zk_acl_hash_of);
     zk_htab_init(&s->sessions, zk_session_hash_of);
     pk_buf b;
@@ -353,6 +362,7 @@ void zk_state_free(zk_state *s) {
         }
     }
     zk_htab_deinit(&s->nodes);
+    zk_htab_deinit(&s->reapable);
     zk_htab_deinit(&s->acls);
     zk_htab_deinit(&s->sessions);
     free(s);
@@ -558,6 +568,7 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint) {
     }
     zk_kids_add(parent, n);
     zk_htab_insert(&s->nodes, n);
+    if (zk_node_reapable(n)) zk_htab_insert(&s->reapable, n);
     s->data_size += n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
     if (se != NULL) {
         zk_session_add_eph(se, n);

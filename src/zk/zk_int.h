@@ -144,6 +144,7 @@ typedef struct zk_session {
 
 struct zk_state_s {
     zk_htab nodes;
+    zk_htab reapable;   /* the container and TTL nodes (a subset of nodes): what the reaper scans */
     zk_htab acls;
     zk_htab sessions;
     zk_node *root;
