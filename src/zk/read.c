@@ -38,9 +38,15 @@ static void zk_read_children(pk_buf *out, const zk_node *n) {
     }
 }
 
+/* Finds a node for a read: like ZooKeeper's DataTree, the empty path "" is an alias of the root. */
+static const zk_node *zk_read_find(const zk_state *s, pk_slice path) {
+    if (path.ptr != NULL && path.len == 0) return s->root;
+    return zk_tree_find(s, path);
+}
+
 /* getData / getChildren / getChildren2 core: err, and the body on success. */
 static int32_t zk_read_node(const zk_state *s, const zk_auth *auth, int32_t op, pk_slice path, pk_buf *out) {
-    const zk_node *n = zk_tree_find(s, path);
+    const zk_node *n = zk_read_find(s, path);
     if (n == NULL) return ZK_ERR_NO_NODE;
     if (!zk_acl_check(n->acl, auth, ZK_PERM_READ)) return ZK_ERR_NO_AUTH;
     if (op == ZK_OP_GET_DATA) {
@@ -55,7 +61,7 @@ static int32_t zk_read_node(const zk_state *s, const zk_auth *auth, int32_t op, 
 
 /* getACL: READ or ADMIN; digest ids masked to "user:x" without ADMIN. */
 static int32_t zk_read_acl(const zk_state *s, const zk_auth *auth, pk_slice path, pk_buf *out) {
-    const zk_node *n = zk_tree_find(s, path);
+    const zk_node *n = zk_read_find(s, path);
     if (n == NULL) return ZK_ERR_NO_NODE;
     if (!zk_acl_check(n->acl, auth, ZK_PERM_READ | ZK_PERM_ADMIN)) return ZK_ERR_NO_AUTH;
     if (zk_acl_check(n->acl, auth, ZK_PERM_ADMIN)) {
@@ -172,7 +178,7 @@ void zk_read(const zk_state *s, const zk_auth *auth, uint64_t session_id, int32_
     case ZK_OP_EXISTS: {
         pk_slice path = w.u.exists.path;
         if (path.ptr != NULL && memchr(path.ptr, 0, path.len) != NULL) { res->err = ZK_ERR_BAD_ARGUMENTS; break; }
-        const zk_node *n = zk_tree_find(s, path);
+        const zk_node *n = zk_read_find(s, path);
         if (n != NULL && !zk_acl_check(n->acl, auth, ZK_PERM_READ)) { res->err = ZK_ERR_NO_AUTH; break; }
         if (n == NULL) res->err = ZK_ERR_NO_NODE;
         else zk_read_stat(out, n);
@@ -196,7 +202,7 @@ void zk_read(const zk_state *s, const zk_auth *auth, uint64_t session_id, int32_
     }
     case ZK_OP_GET_ACL: res->err = zk_read_acl(s, auth, w.u.get_acl.path, out); break;
     case ZK_OP_GET_ALL_CHILDREN_NUMBER: {
-        const zk_node *n = zk_tree_find(s, w.u.get_all_children_number.path);
+        const zk_node *n = zk_read_find(s, w.u.get_all_children_number.path);
         if (n == NULL) res->err = ZK_ERR_NO_NODE;
         else if (!zk_acl_check(n->acl, auth, ZK_PERM_READ)) res->err = ZK_ERR_NO_AUTH;
         else jute_write_int(out, (int32_t)zk_count_descendants(s, n));
