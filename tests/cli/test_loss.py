@@ -76,3 +76,28 @@ def test_watch_survives_connection_loss(own_server):
         if w.poll() is None:
             w.kill()
             w.wait()
+
+
+def test_register_present_again_after_outage(own_server):
+    server = own_server
+    path = "/services/" + uuid.uuid4().hex[:8] + "/api"
+    r = subprocess.Popen([PK, "-s", server.hostport, "--timeout-ms", "2000", "register", path, "v1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert r.stdout.readline() == "registered %s\n" % path
+        frozen(server, 4.0)  # twice the session timeout: the server may expire the session on resuming
+        deadline = time.time() + 15
+        ok = False
+        while time.time() < deadline and not ok:
+            g = pk(server, "get", path)
+            ok = g.returncode == 0 and g.stdout == "v1\n"
+            time.sleep(0.1)
+        assert ok, "registration not back after the outage"
+        assert r.poll() is None  # still running, still keeping it alive
+        r.send_signal(signal.SIGTERM)
+        assert r.wait(10) == 0
+        assert pk(server, "stat", path).returncode == 1
+    finally:
+        if r.poll() is None:
+            r.kill()
+            r.wait()
