@@ -368,8 +368,13 @@ int pk_recipe_register(pk_ctx *ctx, int argc, char **argv) {
             if (pk_sig_drain()) break;
         }
         if (rc != PK_EXIT_OK || !made[0]) break;
-        if (ctx->o.json) fprintf(stdout, "{\"registered\":\"%s\"}\n", made);
-        else fprintf(stdout, "registered %s\n", made);
+        if (ctx->o.json) {
+            fprintf(stdout, "{\"registered\":");
+            pk_json_str(stdout, made, strlen(made));
+            fprintf(stdout, "}\n");
+        } else {
+            fprintf(stdout, "registered %s\n", made);
+        }
         fflush(stdout);
         int sig = 0;
         for (long i = 0; i < (1L << 40) && !sig && !ctx->conn.expired; i++) {

@@ -86,7 +86,11 @@ int pk_recipe_queue(pk_ctx *ctx, int argc, char **argv) {
             z = zoo_create(ctx->conn.zh, prefix, argv[i + 1], (int)strlen(argv[i + 1]), &ZOO_OPEN_ACL_UNSAFE,
                            ZOO_PERSISTENT_SEQUENTIAL, made, sizeof made);
         if (z != ZOK) rc = pk_report_zerr(&ctx->o, z, prefix);
-        else if (ctx->o.json) fprintf(ctx->o.out, "{\"item\":\"%s\"}\n", made);
+        else if (ctx->o.json) {
+            fprintf(ctx->o.out, "{\"item\":");
+            pk_json_str(ctx->o.out, made, strlen(made));
+            fprintf(ctx->o.out, "}\n");
+        }
         else fprintf(ctx->o.out, "%s\n", made);
         free(prefix);
     } else if (strcmp(op, "size") == 0) {

@@ -120,6 +120,7 @@ static bool shell_exec(pk_ctx *ctx, char *line) {
     int argc = pk_split_line(copy, argv, SHELL_ARGV_MAX);
     argv[argc] = NULL;
     bool quit = false;
+    (void)pk_sig_drain(); /* a ^C typed at the prompt must not cancel this command's connect */
     if (argc > 0) {
         if (strcmp(argv[0], "quit") == 0) {
             quit = true;

@@ -87,6 +87,15 @@ static void status_probe(status_row *r) {
     free(buf);
 }
 
+/* A field as a JSON number, or "null" when the server did not report a number. */
+static const char *status_num(const char *v) {
+    PK_ASSERT(v != NULL);
+    size_t n = strlen(v);
+    bool digits = n > 0 && n < 15 && strspn(v, "0123456789") == n;
+    PK_ASSERT(n < 64);
+    return digits ? v : "null";
+}
+
 /* pk status: probe every server in the connect string. */
 int pk_status(pk_ctx *ctx, int argc, char **argv) {
     PK_ASSERT(ctx != NULL);
@@ -112,13 +121,19 @@ int pk_status(pk_ctx *ctx, int argc, char **argv) {
         status_row *r = &rows[i];
         down += !r->up;
         if (ctx->o.json) {
-            fprintf(f, "%s{\"server\":\"%s\",\"up\":%s,\"mode\":\"%s\"", i ? "," : "", r->server,
-                    r->up ? "true" : "false", r->mode);
-            if (r->up)
-                fprintf(f, ",\"zxid\":\"%s\",\"latency\":\"%s\",\"connections\":%s,\"outstanding\":%s,"
-                           "\"synced_followers\":%s,\"version\":",
-                        r->zxid, r->latency, r->conns, r->outstanding, strcmp(r->synced, "-") ? r->synced : "null");
-            if (r->up) pk_json_str(f, r->version, strlen(r->version));
+            fprintf(f, "%s{\"server\":", i ? "," : "");
+            pk_json_str(f, r->server, strlen(r->server));
+            fprintf(f, ",\"up\":%s,\"mode\":", r->up ? "true" : "false");
+            pk_json_str(f, r->mode, strlen(r->mode));
+            if (r->up) {
+                fprintf(f, ",\"zxid\":");
+                pk_json_str(f, r->zxid, strlen(r->zxid));
+                fprintf(f, ",\"latency\":");
+                pk_json_str(f, r->latency, strlen(r->latency));
+                fprintf(f, ",\"connections\":%s,\"outstanding\":%s,\"synced_followers\":%s,\"version\":",
+                        status_num(r->conns), status_num(r->outstanding), status_num(r->synced));
+                pk_json_str(f, r->version, strlen(r->version));
+            }
             fputc('}', f);
         } else {
             fprintf(f, "%-22s %-11s %-12s %-20s %-11s %-11s %s\n", r->server, r->mode, r->up ? r->zxid : "-",
