@@ -55,6 +55,7 @@ typedef struct sim_job {
     uint64_t first_slot;
     size_t entry_count;
     pk_buf wal_bytes;
+    px_entry *written;        /* slot and ballot of each entry (value not kept), for the durability check */
     uint32_t send_count;
     uint32_t *send_to;
     pk_buf *send_bytes;
@@ -81,6 +82,9 @@ typedef struct sim_node {
     sim_disk disk;            /* the simulator's own disk (--own-disk) */
     struct store_disk_mem *dmem;  /* the store's in-memory disk (default) */
     bool disk_armed;          /* a countdown fault is armed */
+    px_ballot durable_promise;/* the highest promise whose meta write completed */
+    px_ballot *durable_acc;   /* per slot: the highest ballot whose WAL write completed (0.0 = none) */
+    size_t durable_acc_cap;
     bool rotted, wipe_needed; /* bit rot injected since the last start; recovery found corruption */
     bool disk_lost;           /* its disk was wiped: start with disk_lost until px reports it caught up (this flag
                                  stands for the durable marker an operator or rt keeps outside the data) */

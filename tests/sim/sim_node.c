@@ -152,8 +152,10 @@ static void node_persist_and_send(sim_world *w, sim_node *n, const px_update *u)
             job->promise = u->promise;
             job->send_to = pk_calloc(u->send_count + 1, sizeof *job->send_to);
             job->send_bytes = pk_calloc(u->send_count + 1, sizeof *job->send_bytes);
+            job->written = pk_calloc(u->persist_count + 1, sizeof *job->written);
             for (size_t i = 0; i < u->persist_count; i++) {
                 const px_entry *e = &u->persist_entries[i];
+                job->written[i] = (px_entry){e->slot, e->ballot, {NULL, 0}};
                 if (i == 0) job->first_slot = e->slot;
                 else PK_ASSERT(e->slot > u->persist_entries[i - 1].slot);
                 wal_record rec = {e->slot, e->ballot.round, e->ballot.node, e->value};
@@ -324,6 +326,40 @@ static void node_process(sim_world *w, sim_node *n, const px_update *u) {
     node_apply_chosen(w, n);
 }
 
+/* Records that an accept for e->slot under e->ballot is durable (for the recovery check). */
+static void node_note_durable(sim_node *n, const px_entry *e) {
+    PK_ASSERT(e->slot > 0 && e->slot < (1u << 24));
+    if (e->slot >= n->durable_acc_cap) {
+        size_t cap = n->durable_acc_cap ? n->durable_acc_cap : 1024;
+        while (cap <= e->slot) cap *= 2;
+        n->durable_acc = pk_realloc(n->durable_acc, cap * sizeof *n->durable_acc);
+        memset(n->durable_acc + n->durable_acc_cap, 0, (cap - n->durable_acc_cap) * sizeof *n->durable_acc);
+        n->durable_acc_cap = cap;
+    }
+    if (px_ballot_cmp(e->ballot, n->durable_acc[e->slot]) > 0) n->durable_acc[e->slot] = e->ballot;
+    PK_ASSERT(n->durable_acc[e->slot].round > 0 || n->durable_acc[e->slot].node > 0);
+}
+
+/* Checks that recovery returned every promise and accept whose write completed before the crash (store
+ * durability under torn and lost unsynced writes); entries at or below the snapshot may be compacted. */
+static void node_check_recovered(sim_world *w, sim_node *n, const px_durable *dur, const px_entry *arr, size_t count) {
+    if (n->rotted) return; /* an older snapshot may have been used: the WAL legitimately starts later */
+    if (px_ballot_cmp(dur->promised, n->durable_promise) < 0)
+        sim_fail(w, "n%u recovered promise %llu.%u below the durable %llu.%u", n->id,
+                 (unsigned long long)dur->promised.round, dur->promised.node,
+                 (unsigned long long)n->durable_promise.round, n->durable_promise.node);
+    size_t k = 0;
+    for (uint64_t s = dur->snapshot_slot + 1; s < n->durable_acc_cap && !w->failed; s++) {
+        px_ballot b = n->durable_acc[s];
+        if (b.round == 0 && b.node == 0) continue;
+        while (k < count && arr[k].slot < s) k++;
+        if (k < count && arr[k].slot == s && px_ballot_cmp(arr[k].ballot, b) >= 0) continue;
+        sim_fail(w, "n%u recovery lost a durable accept: slot %llu ballot %llu.%u (snapshot %llu)", n->id,
+                 (unsigned long long)s, (unsigned long long)b.round, b.node,
+                 (unsigned long long)dur->snapshot_slot);
+    }
+}
+
 /* Completes the persist jobs due now: writes meta and WAL, sends what waited, steps PX_EV_PERSISTED. */
 static void node_jobs(sim_world *w, sim_node *n) {
     for (uint32_t guard = 0; guard < SIM_MAX_JOBS && n->job_count > 0 && n->up && !w->failed; guard++) {
@@ -334,17 +370,19 @@ static void node_jobs(sim_world *w, sim_node *n) {
             store_meta m = {n->id, j->promise.round, j->promise.node};
             rc = store_meta_write(sim_node_disk(n), SIM_DIR, &m);
             if (rc) { node_disk_error(w, n, "store_meta_write", rc); return; }
+            if (px_ballot_cmp(j->promise, n->durable_promise) > 0) n->durable_promise = j->promise;
         }
         if (j->entry_count > 0) {
             rc = wal_write_sync(n->wal, j->first_slot, pk_buf_slice(&j->wal_bytes));
             if (rc) { node_disk_error(w, n, "wal_write_sync", rc); return; }
+            for (size_t i = 0; i < j->entry_count; i++) node_note_durable(n, &j->written[i]);
         }
         for (uint32_t i = 0; i < j->send_count; i++) {
             sim_net_send(w, n->id, j->send_to[i], pk_buf_slice(&j->send_bytes[i]));
             pk_buf_deinit(&j->send_bytes[i]);
         }
         uint64_t token = j->token;
-        free(j->send_to); free(j->send_bytes); pk_buf_deinit(&j->wal_bytes);
+        free(j->send_to); free(j->send_bytes); free(j->written); pk_buf_deinit(&j->wal_bytes);
         memset(j, 0, sizeof *j);
         n->job_head = (n->job_head + 1) % SIM_MAX_JOBS;
         n->job_count--;
@@ -765,6 +803,7 @@ static void node_start_once(sim_world *w, sim_node *n) {
     }
     dur.accepted = arr;
     dur.accepted_count = keep;
+    if (ok) node_check_recovered(w, n, &dur, arr, keep);
     if (ok) {
         px_config cfg;
         node_config(w, n, &cfg);
@@ -813,7 +852,7 @@ void sim_node_crash(sim_world *w, sim_node *n) {
     for (size_t k = 0; k < n->job_count; k++) {
         sim_job *j = &n->jobs[(n->job_head + k) % SIM_MAX_JOBS];
         for (uint32_t i = 0; i < j->send_count; i++) pk_buf_deinit(&j->send_bytes[i]);
-        free(j->send_to); free(j->send_bytes); pk_buf_deinit(&j->wal_bytes);
+        free(j->send_to); free(j->send_bytes); free(j->written); pk_buf_deinit(&j->wal_bytes);
         memset(j, 0, sizeof *j);
     }
     n->job_head = n->job_count = 0;
@@ -847,6 +886,8 @@ void sim_node_wipe(sim_world *w, sim_node *n) {
     n->disk_lost = true;
     n->disk_armed = false;
     n->rotted = false;
+    n->durable_promise = (px_ballot){0, 0};
+    if (n->durable_acc) memset(n->durable_acc, 0, n->durable_acc_cap * sizeof *n->durable_acc);
     sim_trace(w, "n%u DISK WIPED (restarts empty with disk_lost)", n->id);
 }
 
@@ -879,10 +920,11 @@ void sim_node_deinit(sim_node *n) {
     for (size_t k = 0; k < n->job_count; k++) {
         sim_job *j = &n->jobs[(n->job_head + k) % SIM_MAX_JOBS];
         for (uint32_t i = 0; i < j->send_count; i++) pk_buf_deinit(&j->send_bytes[i]);
-        free(j->send_to); free(j->send_bytes); pk_buf_deinit(&j->wal_bytes);
+        free(j->send_to); free(j->send_bytes); free(j->written); pk_buf_deinit(&j->wal_bytes);
     }
     for (size_t i = 0; i < n->batch_count; i++) pk_buf_deinit(&n->batches[i].value);
     zk_events_free(n->events);
+    free(n->durable_acc);
     pk_buf_deinit(&n->snap);
     pk_buf_deinit(&n->install_bytes);
     pk_buf_deinit(&n->reply_tmp);
