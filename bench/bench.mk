@@ -18,3 +18,4 @@ BENCH_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || ech
 test-bench-smoke: $(BUILD)/pk-bench $(BUILD)/pk-server
 	PK_BENCH=$(abspath $(BUILD)/pk-bench) PK_SERVER=$(abspath $(BUILD)/pk-server) \
 	  $(BENCH_PYTHON) -m pytest -q -p no:cacheprovider bench/test_bench_smoke.py
+TEST_TARGETS += test-bench-smoke

@@ -160,7 +160,7 @@ def test_watch_connect_and_rate(server, kz):
     res = bench(server, "-w", "connect", "-n", "2")
     assert res["errors"] == 0 and res["ops"] > 0
     res = bench(server, "-w", "write", "-r", "400", "-n", "2", "--prefix", "/sm-rate")
-    assert 300 <= res["ops_per_s"] <= 500
+    assert 200 <= res["ops_per_s"] <= 600   # 400/s schedule; wide for a loaded machine
     assert res["p50_us"] > 0 and res["p99_us"] >= res["p50_us"]
 
 

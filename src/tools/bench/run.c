@@ -410,8 +410,9 @@ static void advance_window(bench_ctx *x, uint64_t now) {
     }
 }
 
-/* True when no request is in flight on any session. */
+/* True when no request is in flight on any session and no fan-out round awaits notifications. */
 static bool all_idle(const bench_ctx *x) {
+    if (x->round_live) return false;
     for (uint32_t i = 0; i < x->nconns; i++) {
         const bench_conn *c = &x->conns[i];
         if (c->fd < 0) continue;
@@ -551,6 +552,7 @@ static int run_probe(const bench_opts *o, bench_result *res) {
         nanosleep(&ts, NULL);
     }
     res->probe_ms = (double)(bench_now_ns() - t0) / 1e6;
+    res->window_s = res->probe_ms / 1e3;
     res->total_ok = rc == 0;
     res->ops = rc == 0;
     pk_buf_deinit(&body);
