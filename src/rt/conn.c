@@ -377,7 +377,8 @@ static void handle_connect(rt_conn *c, pk_slice body) {
     int32_t stored_timeout;
     uint8_t passwd[16];
     bool ok = zk_session_get(rt_node_state(srv->node), (uint64_t)req.session_id, &stored_timeout, passwd) &&
-              req.passwd.len == 16 && memcmp(req.passwd.ptr, passwd, 16) == 0;
+              req.passwd.len == 16 && memcmp(req.passwd.ptr, passwd, 16) == 0 &&
+              !rt_node_session_closing(srv->node, (uint64_t)req.session_id);
     if (!ok) {
         LOG_INFO("session " RT_SID_FMT " from %s:%u is expired or invalid", RT_SID(req.session_id), c->peer_ip,
                  c->peer_port);

@@ -43,6 +43,7 @@ struct rt_node {
     uint32_t batch_txns;
     uint64_t last_assigned_zxid;
     rt_map inflight;            /* zxid -> rt_pending (origin of a txn resolved here) */
+    rt_map closing;             /* session id -> non-NULL while its closeSession txn is in flight */
     uint64_t next_session_id;
     /* px */
     bool leader;
@@ -231,9 +232,13 @@ static void route_result(rt_node *n, const zk_apply_result *res) {
     }
     if (res->op == ZK_OP_CLOSE_SESSION) {
         zk_expiry_remove(n->expiry, res->session_id);
+        rt_map_del(&n->closing, res->session_id);
         rt_conn *holder = rt_map_get(&srv->conns_by_session, res->session_id);
+        rt_conn *origin_conn = origin ? origin->conn : NULL;
         if (origin) rt_conn_complete(origin, res->zxid, res->err, pk_buf_slice(&n->reply));
-        else if (holder) rt_conn_close(holder); /* expired: closed with no message */
+        /* Any other connection still bound to the session (expiry, or a client that re-attached while the close
+         * was in flight) is closed with no message: its client learns of the expiry when it reconnects. */
+        if (holder && holder != origin_conn) rt_conn_close(holder);
         return;
     }
     if (origin) rt_conn_complete(origin, res->zxid, res->err, pk_buf_slice(&n->reply));
@@ -338,6 +343,8 @@ static void handle_update(rt_node *n, const px_update *u) {
             if (n->inflight.keys[i] && n->inflight.keys[i] != UINT64_MAX) rt_pending_free(n->inflight.vals[i]);
         rt_map_deinit(&n->inflight);
         rt_map_init(&n->inflight);
+        rt_map_deinit(&n->closing);
+        rt_map_init(&n->closing);
     }
     if (u->chosen_to > n->applied_slot) apply_chosen(n, u->chosen_to);
     if (u->next_deadline_ms) {
@@ -425,8 +432,12 @@ void rt_node_create_session(rt_node *n, rt_conn *c, int32_t timeout_ms) {
     pk_buf_deinit(&txn);
 }
 
+/* True while a closeSession txn for the session is in flight: reconnects to it are refused. */
+bool rt_node_session_closing(const rt_node *n, uint64_t session_id) { return rt_map_get(&n->closing, session_id) != NULL; }
+
 /* Queues a closeSession txn: for a client's closeSession (origin p) or an expiry (p == NULL). */
 static void close_session(rt_node *n, uint64_t session_id, rt_pending *p) {
+    rt_map_put(&n->closing, session_id, n);
     pk_buf txn;
     pk_buf_init(&txn);
     uint64_t zxid = n->last_assigned_zxid + 1;
@@ -570,6 +581,7 @@ int rt_node_open(rt_server *srv, rt_node **out) {
     n->data_dir = cfg->data_dir;
     n->log_dir = cfg->data_log_dir;
     rt_map_init(&n->inflight);
+    rt_map_init(&n->closing);
     pk_buf_init(&n->batch);
     pk_buf_init(&n->reply);
     pk_buf_init(&n->deliveries);
@@ -688,5 +700,6 @@ void rt_node_close(rt_node *n) {
     pk_buf_deinit(&n->wal_busy);
     pk_buf_deinit(&n->snap_bytes);
     rt_map_deinit(&n->inflight);
+    rt_map_deinit(&n->closing);
     free(n);
 }

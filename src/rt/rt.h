@@ -203,6 +203,8 @@ void rt_node_create_session(rt_node *n, rt_conn *c, int32_t timeout_ms);
 int32_t rt_node_close_session(rt_node *n, rt_conn *c, rt_pending *p);
 /* The zxid the next sync must wait for (last assigned). */
 uint64_t rt_node_last_assigned_zxid(const rt_node *n);
+/* True while the session's closeSession txn is in flight (reconnects are refused as expired). */
+bool rt_node_session_closing(const rt_node *n, uint64_t session_id);
 /* Records session activity (every packet). */
 void rt_node_touch(rt_node *n, uint64_t session_id, int32_t timeout_ms);
 /* Proposes what was resolved this loop iteration (called before the loop sleeps). */
