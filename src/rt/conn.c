@@ -438,7 +438,9 @@ static int32_t run_local(rt_conn *c, int32_t op, pk_slice body, pk_buf *out) {
     }
     if (op == ZK_OP_CHECK_WATCHES || op == ZK_OP_REMOVE_WATCHES) {
         struct wire_remove_watches_request req;
-        if (wire_remove_watches_request_decode(&r, &req) != 0) return ZK_ERR_MARSHALLING;
+        /* ZooKeeper 3.8 throws on a relative path (MarshallingError) but looks other odd paths up (NoWatcher). */
+        if (wire_remove_watches_request_decode(&r, &req) != 0 || (req.path.len > 0 && req.path.ptr[0] != '/'))
+            return ZK_ERR_MARSHALLING;
         return zk_watches_check_remove(srv->watches, c->id, req.path, req.type, op == ZK_OP_REMOVE_WATCHES);
     }
     if (op == ZK_OP_WHOAMI) {
@@ -519,7 +521,7 @@ void rt_conn_drain(rt_conn *c) {
             pending_unlink(p);
             pk_buf reply;
             pk_buf_init(&reply);
-            jute_write_ustring(&reply, pk_buf_slice(&p->body));
+            jute_write_ustring(&reply, p->null_path ? jute_null() : (pk_slice){p->body.data ? p->body.data : (const uint8_t *)"", p->body.len});
             rt_conn_send_reply(c, p->xid, zk_state_last_zxid(rt_node_state(srv->node)), ZK_ERR_OK, pk_buf_slice(&reply));
             record_latency(c, p->recv_ms);
             pk_buf_deinit(&reply);
@@ -610,6 +612,7 @@ static void handle_request(rt_conn *c, pk_slice frame) {
         rt_pending *p = pending_push(c, RT_PEND_SYNC, xid, op);
         p->zxid = rt_node_last_assigned_zxid(srv->node);
         pk_buf_append(&p->body, req.path.ptr, req.path.len);
+        p->null_path = req.path.ptr == NULL;
         srv->sync_waiting++;
         rt_conn_drain(c);
         return;
@@ -640,7 +643,8 @@ static void handle_request(rt_conn *c, pk_slice frame) {
         return;
     }
     LOG_INFO("closing %s:%u: unimplemented op %d", c->peer_ip, c->peer_port, op);
-    reply_in_order(c, xid, op, applied, ZK_ERR_UNIMPLEMENTED, true);
+    /* The reply carries the request's zxid, which is -1 for a request that never became a txn. */
+    reply_in_order(c, xid, op, UINT64_MAX, ZK_ERR_UNIMPLEMENTED, true);
 }
 
 /* Handles a four-letter word on a fresh connection: reply text, then close. */

@@ -64,6 +64,7 @@ typedef struct rt_pending {
     bool close_after;      /* close the connection once this reply is flushed */
     uint64_t recv_ms;      /* when the request arrived (latency stats) */
     uint64_t conn_id;      /* createSession: the handshaking connection (looked up at apply) */
+    bool null_path;        /* sync: the request's path was null (echoed as null, not "") */
     pk_buf body;           /* LOCAL: the request body; SYNC: the path; DONE: the reply frame */
 } rt_pending;
 

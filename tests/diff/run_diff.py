@@ -576,11 +576,6 @@ KNOWN = [
      "caller's own watches and answers NoWatcher (-121); checkWatches changes no state",
      lambda d, ra, rb: d[0] == "checkWatches" and _err(ra) == 0 and _err(rb) == -121,
      "continue"),
-    ("watch-op-invalid-path",
-     "checkWatches/removeWatches on an invalid path (e.g. relative): ZK 3.8.0 answers "
-     "MarshallingError (-5, its path validation throws), pk-server NoWatcher (-121)",
-     lambda d, ra, rb: d[0] in ("checkWatches", "removeWatches") and _err(ra) == -5
-     and _err(rb) == -121, "continue"),
     ("persistent-watch-by-type",
      "removeWatches with type Children(1)/Data(2) on a path with only a persistent "
      "or persistent-recursive watch (addWatch): ZK 3.8.0 finds/removes it (0), pk-server "
@@ -591,10 +586,6 @@ KNOWN = [
      "create2 inside multi: ZK 3.8.0 answers a create(1) result with the path only, pk-server a "
      "create2(15) result with path and stat",
      _multi_create2_as_create, "continue"),
-    ("empty-path-is-root",
-     "reads of the empty path \"\": ZK 3.8.0 treats it as the root (its DataTree aliases \"\" "
-     "to /), pk-server answers NoNode",
-     lambda d, ra, rb: "" in _paths(d) and ra != rb, "abandon"),
 ]
 
 
@@ -830,13 +821,6 @@ def main():
         for opcode in (999, 0, w.OP_CHECK, -10):
             ra, rb = unknown_opcode_probe(A, opcode), unknown_opcode_probe(B, opcode)
             print("diff: invalid opcode %d: A %s B %s" % (opcode, ra, rb))
-            if (ra != rb and not a.strict and isinstance(ra[1][0], tuple)
-                    and isinstance(rb[1][0], tuple) and ra[1][0][3] == -1 and rb[1][0][3] != -1
-                    and ra[1][0][:3] == rb[1][0][:3] and ra[1][1:] == rb[1][1:]):
-                known_seen["unimplemented-zxid"] = known_seen.get("unimplemented-zxid", 0) + 1
-                print("diff: KNOWN DIFFERENCE unimplemented-zxid: the Unimplemented reply carries "
-                      "zxid -1 on ZK 3.8.0 and the last zxid on pk-server")
-                continue
             if ra != rb and opcode in (999, 0):
                 diffs.append("invalid opcode %d differs:\n  A %s\n  B %s" % (opcode, ra, rb))
                 if not a.keep_going:
