@@ -139,6 +139,7 @@ def main():
                     help="also run the multi-server tests against pk-server")
     ap.add_argument("paths", nargs="*", default=[KAZOO_TESTS])
     a = ap.parse_args()
+    a.out = os.path.abspath(a.out)  # pytest runs with cwd=out: every path handed to it must be absolute
     os.makedirs(a.out, exist_ok=True)
     args = list(a.paths) + (["-k", a.kexpr] if a.kexpr else [])
     targets = a.targets.split(",")
