@@ -1,4 +1,5 @@
 /* main.c: pk's command line: global options, then a shell, a one-shot command, a recipe or status. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@ static const char USAGE[] =
     "  pk barrier [--wait-ms N] PATH COUNT -- CMD...           double barrier around CMD\n"
     "  pk queue put PATH DATA | take [--wait-ms N] PATH | size PATH\n"
     "  pk status                                               the ensemble from the 4lw words\n"
+    "  pk bench [pk-bench options]                             load generator (runs pk-bench; --help)\n"
     "The server defaults to $PK_SERVER, else 127.0.0.1:2181.\n"
     "Exit codes: 0 ok, 1 no node, 2 usage, 3 node exists, 4 bad version, 5 not empty, 6 no auth,\n"
     "  7 connection, 8 session expired / lock lost, 9 other server error, 10 bad arguments, 11 timed out.\n";
@@ -40,6 +42,37 @@ static int opt_int(const char *name, const char *v) {
     }
     PK_ASSERT(x > 0);
     return (int)x;
+}
+
+/* `pk bench ARGS`: runs the pk-bench program installed beside pk, with the first server of -s / $PK_SERVER. */
+static int run_bench(const pk_ctx *ctx, int nargs, char **args) {
+    PK_ASSERT(nargs >= 1 && strcmp(args[0], "bench") == 0);
+    char self[4096], path[4200];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "pk: cannot find my own directory to run pk-bench\n");
+        return PK_EXIT_USAGE;
+    }
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    *slash = 0;
+    snprintf(path, sizeof path, "%s/pk-bench", self);
+    char first[sizeof ctx->hosts];
+    memcpy(first, ctx->hosts, sizeof first);
+    first[strcspn(first, ",/")] = 0;
+    bool has_server = false;
+    for (int k = 1; k < nargs; k++) has_server |= !strcmp(args[k], "-s") || !strcmp(args[k], "--server");
+    char **argv2 = calloc((size_t)nargs + 4, sizeof *argv2);
+    PK_ASSERT(argv2 != NULL);
+    int j = 0;
+    argv2[j++] = path;
+    if (!has_server) { argv2[j++] = "-s"; argv2[j++] = first; }
+    for (int k = 1; k < nargs; k++) argv2[j++] = args[k];
+    argv2[j] = NULL;
+    execv(path, argv2);
+    fprintf(stderr, "pk: cannot run %s: %s (build it with make)\n", path, strerror(errno));
+    free(argv2);
+    return PK_EXIT_USAGE;
 }
 
 /* Entry point. */
@@ -81,6 +114,7 @@ int main(int argc, char **argv) {
     int nargs = argc - i;
     char **args = argv + i;
     if (nargs > 0 && strcmp(args[0], "status") == 0) return pk_status(&ctx, nargs, args);
+    if (nargs > 0 && strcmp(args[0], "bench") == 0) return run_bench(&ctx, nargs, args);
     struct {
         const char *name;
         int (*fn)(pk_ctx *, int, char **);
