@@ -337,7 +337,7 @@ void rt_conn_session_ready(rt_conn *c, bool ok) {
     uint8_t passwd[16];
     bool found = zk_session_get(rt_node_state(c->srv->node), c->session_id, &timeout_ms, passwd);
     PK_ASSERT(found);
-    LOG_INFO("session " RT_SID_FMT " established for %s:%u, timeout %d ms", RT_SID(c->session_id), c->peer_ip,
+    LOG_DEBUG("session " RT_SID_FMT " established for %s:%u, timeout %d ms", RT_SID(c->session_id), c->peer_ip,
              c->peer_port, c->timeout_ms);
     send_connect_response(c, c->timeout_ms, c->session_id, passwd);
     bind_session(c);
@@ -387,7 +387,7 @@ static void handle_connect(rt_conn *c, pk_slice body) {
         return;
     }
     c->session_id = (uint64_t)req.session_id;
-    LOG_INFO("session " RT_SID_FMT " reconnected from %s:%u, timeout %d ms", RT_SID(c->session_id), c->peer_ip,
+    LOG_DEBUG("session " RT_SID_FMT " reconnected from %s:%u, timeout %d ms", RT_SID(c->session_id), c->peer_ip,
              c->peer_port, t);
     send_connect_response(c, t, c->session_id, passwd);
     bind_session(c);

@@ -450,7 +450,7 @@ static void close_session(rt_node *n, uint64_t session_id, rt_pending *p) {
 
 /* The client asked to close its session. */
 int32_t rt_node_close_session(rt_node *n, rt_conn *c, rt_pending *p) {
-    LOG_INFO("closing session " RT_SID_FMT " at the client's request", RT_SID(c->session_id));
+    LOG_DEBUG("closing session " RT_SID_FMT " at the client's request", RT_SID(c->session_id));
     zk_expiry_remove(n->expiry, c->session_id);
     close_session(n, c->session_id, p);
     return ZK_ERR_OK;
