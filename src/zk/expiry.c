@@ -11,22 +11,14 @@
  * (then O(log buckets), and the number of live buckets is bounded by max timeout / tick + 1).
  * Invariants: every tracked session is in exactly one bucket; no bucket is empty; heap[i]->heap_index == i.
  */
-#include "zk/zk.h"
+#include "zk/zk_int.h"
 
 #include <stdlib.h>
 
-/* Intrusive hash node keyed by a u64. */
+/* A table entry keyed by a u64 (first member of sessions and buckets, kept in zk_htab tables). */
 typedef struct exp_hnode {
-    struct exp_hnode *next;
     uint64_t key;
 } exp_hnode;
-
-/* Chained hash table of exp_hnode, power-of-two slots. */
-typedef struct exp_htab {
-    exp_hnode **slots;
-    size_t nslots;
-    size_t count;
-} exp_htab;
 
 typedef struct exp_bucket {
     exp_hnode h;        /* key = expiry time in ms */
@@ -43,8 +35,8 @@ typedef struct exp_session {
 
 struct zk_expiry {
     uint64_t tick_ms;
-    exp_htab sessions;
-    exp_htab buckets;
+    zk_htab sessions;   /* exp_session by session id */
+    zk_htab buckets;    /* exp_bucket by expiry time */
     exp_bucket **heap;
     size_t heap_len;
     size_t heap_cap;
@@ -60,70 +52,14 @@ static uint64_t exp_mix(uint64_t x) {
     return x;
 }
 
-/* Initializes an empty table with a small power-of-two slot array. */
-static void exp_htab_init(exp_htab *t) {
-    t->nslots = 16;
-    t->slots = pk_calloc(t->nslots, sizeof(*t->slots));
-    t->count = 0;
-    PK_ASSERT(t->slots != NULL);
-}
+/* The table hash of an entry (zk_htab's hash_of). */
+static uint64_t exp_hash_of(const void *item) { return exp_mix(((const exp_hnode *)item)->key); }
 
-/* Returns the node with this key, or NULL. */
-static exp_hnode *exp_htab_find(const exp_htab *t, uint64_t key) {
-    PK_ASSERT(t->nslots > 0 && (t->nslots & (t->nslots - 1)) == 0);
-    exp_hnode *n = t->slots[exp_mix(key) & (t->nslots - 1)];
-    for (size_t i = 0; n != NULL; i++, n = n->next) {
-        PK_ASSERT(i <= t->count);
-        if (n->key == key) return n;
-    }
-    return NULL;
-}
+/* True when the entry has this key (zk_htab's eq). */
+static bool exp_key_eq(const void *item, const void *key) { return ((const exp_hnode *)item)->key == *(const uint64_t *)key; }
 
-/* Doubles the slot array and rehashes every node. */
-static void exp_htab_grow(exp_htab *t) {
-    size_t nslots = t->nslots * 2;
-    PK_ASSERT(nslots > t->nslots);
-    exp_hnode **slots = pk_calloc(nslots, sizeof(*slots));
-    size_t moved = 0;
-    for (size_t i = 0; i < t->nslots; i++) {
-        exp_hnode *n = t->slots[i];
-        while (n != NULL) {
-            exp_hnode *next = n->next;
-            size_t s = exp_mix(n->key) & (nslots - 1);
-            n->next = slots[s];
-            slots[s] = n;
-            n = next;
-            moved++;
-        }
-    }
-    PK_ASSERT(moved == t->count);
-    free(t->slots);
-    t->slots = slots;
-    t->nslots = nslots;
-}
-
-/* Inserts a node whose key is not yet present. */
-static void exp_htab_insert(exp_htab *t, exp_hnode *n) {
-    PK_ASSERT(exp_htab_find(t, n->key) == NULL);
-    if (t->count >= t->nslots) exp_htab_grow(t);
-    size_t s = exp_mix(n->key) & (t->nslots - 1);
-    n->next = t->slots[s];
-    t->slots[s] = n;
-    t->count++;
-}
-
-/* Unlinks a node that is present in the table. */
-static void exp_htab_remove(exp_htab *t, exp_hnode *n) {
-    PK_ASSERT(t->count > 0);
-    exp_hnode **pp = &t->slots[exp_mix(n->key) & (t->nslots - 1)];
-    for (size_t i = 0; *pp != n; i++) {
-        PK_ASSERT(*pp != NULL && i <= t->count);
-        pp = &(*pp)->next;
-    }
-    *pp = n->next;
-    n->next = NULL;
-    t->count--;
-}
+/* Returns the entry with this key, or NULL. */
+static exp_hnode *exp_find(const zk_htab *t, uint64_t key) { return zk_htab_find(t, exp_mix(key), exp_key_eq, &key); }
 
 /* Swaps two heap slots and fixes their back-indices. */
 static void exp_heap_swap(zk_expiry *e, size_t a, size_t b) {
@@ -162,12 +98,12 @@ static void exp_heap_down(zk_expiry *e, size_t i) {
 
 /* Returns the bucket for this expiry time, creating it (and pushing it on the heap) if needed. */
 static exp_bucket *exp_bucket_get(zk_expiry *e, uint64_t time_ms) {
-    exp_hnode *h = exp_htab_find(&e->buckets, time_ms);
+    exp_hnode *h = exp_find(&e->buckets, time_ms);
     if (h != NULL) return PK_CONTAINER_OF(h, exp_bucket, h);
     exp_bucket *b = pk_calloc(1, sizeof(*b));
     b->h.key = time_ms;
     pk_list_init(&b->sessions);
-    exp_htab_insert(&e->buckets, &b->h);
+    zk_htab_insert(&e->buckets, &b->h);
     if (e->heap_len == e->heap_cap) {
         e->heap_cap = e->heap_cap ? e->heap_cap * 2 : 16;
         e->heap = pk_realloc(e->heap, e->heap_cap * sizeof(*e->heap));
@@ -193,7 +129,7 @@ static void exp_bucket_free(zk_expiry *e, exp_bucket *b) {
     } else {
         e->heap_len--;
     }
-    exp_htab_remove(&e->buckets, &b->h);
+    zk_htab_remove(&e->buckets, &b->h);
     PK_ASSERT(e->heap_len == e->buckets.count);
     free(b);
 }
@@ -213,8 +149,8 @@ zk_expiry *zk_expiry_new(uint64_t tick_ms) {
     PK_ASSERT(tick_ms > 0);
     zk_expiry *e = pk_calloc(1, sizeof(*e));
     e->tick_ms = tick_ms;
-    exp_htab_init(&e->sessions);
-    exp_htab_init(&e->buckets);
+    zk_htab_init(&e->sessions, exp_hash_of);
+    zk_htab_init(&e->buckets, exp_hash_of);
     PK_ASSERT(e->heap_len == 0);
     return e;
 }
@@ -222,17 +158,11 @@ zk_expiry *zk_expiry_new(uint64_t tick_ms) {
 /* Frees the tracker. */
 void zk_expiry_free(zk_expiry *e) {
     if (e == NULL) return;
-    for (size_t i = 0; i < e->sessions.nslots; i++) {
-        exp_hnode *n = e->sessions.slots[i];
-        while (n != NULL) {
-            exp_hnode *next = n->next;
-            free(PK_CONTAINER_OF(n, exp_session, h));
-            n = next;
-        }
-    }
+    for (size_t i = 0; i < e->sessions.cap; i++)
+        if (e->sessions.slots[i] != NULL) free(PK_CONTAINER_OF((exp_hnode *)e->sessions.slots[i], exp_session, h));
     for (size_t i = 0; i < e->heap_len; i++) free(e->heap[i]);
-    free(e->sessions.slots);
-    free(e->buckets.slots);
+    zk_htab_deinit(&e->sessions);
+    zk_htab_deinit(&e->buckets);
     free(e->heap);
     free(e);
 }
@@ -244,7 +174,7 @@ void zk_expiry_touch(zk_expiry *e, uint64_t session_id, int32_t timeout_ms, uint
     PK_ASSERT(t >= now_ms);
     uint64_t expiry_ms = (t / e->tick_ms + 1) * e->tick_ms;
     PK_ASSERT(expiry_ms > t);
-    exp_hnode *h = exp_htab_find(&e->sessions, session_id);
+    exp_hnode *h = exp_find(&e->sessions, session_id);
     exp_session *s;
     if (h != NULL) {
         s = PK_CONTAINER_OF(h, exp_session, h);
@@ -254,7 +184,7 @@ void zk_expiry_touch(zk_expiry *e, uint64_t session_id, int32_t timeout_ms, uint
         s = pk_calloc(1, sizeof(*s));
         s->h.key = session_id;
         pk_list_init(&s->link);
-        exp_htab_insert(&e->sessions, &s->h);
+        zk_htab_insert(&e->sessions, &s->h);
     }
     exp_bucket *b = exp_bucket_get(e, expiry_ms);
     pk_list_push_back(&b->sessions, &s->link);
@@ -265,11 +195,11 @@ void zk_expiry_touch(zk_expiry *e, uint64_t session_id, int32_t timeout_ms, uint
 /* Stops tracking a session (closed); unknown ids are ignored. */
 void zk_expiry_remove(zk_expiry *e, uint64_t session_id) {
     PK_ASSERT(e != NULL);
-    exp_hnode *h = exp_htab_find(&e->sessions, session_id);
+    exp_hnode *h = exp_find(&e->sessions, session_id);
     if (h == NULL) return;
     exp_session *s = PK_CONTAINER_OF(h, exp_session, h);
     exp_session_unbucket(e, s);
-    exp_htab_remove(&e->sessions, &s->h);
+    zk_htab_remove(&e->sessions, &s->h);
     free(s);
 }
 
@@ -284,7 +214,7 @@ size_t zk_expiry_due(zk_expiry *e, uint64_t now_ms, uint64_t *ids, size_t max) {
         exp_session *s = PK_CONTAINER_OF(b->sessions.next, exp_session, link);
         ids[n++] = s->h.key;
         exp_session_unbucket(e, s);
-        exp_htab_remove(&e->sessions, &s->h);
+        zk_htab_remove(&e->sessions, &s->h);
         free(s);
     }
     PK_ASSERT(n <= max);
