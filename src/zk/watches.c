@@ -22,7 +22,7 @@
  * Invariants: a wt_watch has a nonzero mode set in at least one table; a wt_path / wt_conn exists iff it has at
  * least one watch; the data_* counters equal what a full scan of the data table would count.
  */
-#include "zk/zk.h"
+#include "zk/zk_int.h"
 
 #include <stdlib.h>
 
@@ -49,17 +49,10 @@ enum {
     WT_MAX_PATH_DEPTH_SCAN = 1 << 20,
 };
 
-/* Intrusive hash node; the hash is stored so chains can be filtered and tables grown without rehashing keys. */
+/* The first member of every table entry: its stored hash (zk_htab's hash_of reads it, growth never rehashes keys). */
 typedef struct wt_hnode {
-    struct wt_hnode *next;
     uint64_t hash;
 } wt_hnode;
-
-typedef struct wt_htab {
-    wt_hnode **slots;
-    size_t nslots;
-    size_t count;
-} wt_htab;
 
 typedef struct wt_path {
     wt_hnode h;
@@ -92,9 +85,9 @@ typedef struct wt_watch {
 } wt_watch;
 
 struct zk_watches {
-    wt_htab paths;
-    wt_htab conns;
-    wt_htab watches;
+    zk_htab paths;     /* wt_path by path bytes */
+    zk_htab conns;     /* wt_conn by connection id */
+    zk_htab watches;   /* wt_watch by (connection, path) */
     pk_list path_order;
     pk_list conn_order;
     uint64_t stamp;
@@ -122,101 +115,53 @@ static uint64_t wt_path_hash(pk_slice p) { return pk_hash64(p.ptr, p.len, 0x7761
 /* Hash of a (connection, path) pair. */
 static uint64_t wt_pair_hash(const wt_conn *c, const wt_path *p) { return wt_mix(c->conn_id ^ wt_mix(p->h.hash)); }
 
-/* Initializes an empty table. */
-static void wt_htab_init(wt_htab *t) {
-    t->nslots = 16;
-    t->slots = pk_calloc(t->nslots, sizeof(*t->slots));
-    t->count = 0;
-    PK_ASSERT(t->slots != NULL);
-}
-
-/* Returns the head of the chain that may hold nodes with this hash. */
-static wt_hnode *wt_htab_chain(const wt_htab *t, uint64_t hash) {
-    PK_ASSERT(t->nslots > 0 && (t->nslots & (t->nslots - 1)) == 0);
-    return t->slots[hash & (t->nslots - 1)];
-}
-
-/* Doubles the slot array, relinking every node by its stored hash. */
-static void wt_htab_grow(wt_htab *t) {
-    size_t nslots = t->nslots * 2;
-    PK_ASSERT(nslots > t->nslots);
-    wt_hnode **slots = pk_calloc(nslots, sizeof(*slots));
-    size_t moved = 0;
-    for (size_t i = 0; i < t->nslots; i++) {
-        wt_hnode *n = t->slots[i];
-        while (n != NULL) {
-            wt_hnode *next = n->next;
-            n->next = slots[n->hash & (nslots - 1)];
-            slots[n->hash & (nslots - 1)] = n;
-            n = next;
-            moved++;
-        }
-    }
-    PK_ASSERT(moved == t->count);
-    free(t->slots);
-    t->slots = slots;
-    t->nslots = nslots;
-}
-
-/* Links a node (hash already set) into the table. */
-static void wt_htab_insert(wt_htab *t, wt_hnode *n) {
-    if (t->count >= t->nslots) wt_htab_grow(t);
-    wt_hnode **slot = &t->slots[n->hash & (t->nslots - 1)];
-    n->next = *slot;
-    *slot = n;
-    t->count++;
-    PK_ASSERT(t->count <= t->nslots);
-}
-
-/* Unlinks a node that is in the table. */
-static void wt_htab_remove(wt_htab *t, wt_hnode *n) {
-    PK_ASSERT(t->count > 0);
-    wt_hnode **pp = &t->slots[n->hash & (t->nslots - 1)];
-    for (size_t i = 0; *pp != n; i++) {
-        PK_ASSERT(*pp != NULL && i <= t->count);
-        pp = &(*pp)->next;
-    }
-    *pp = n->next;
-    n->next = NULL;
-    t->count--;
-}
+/* The stored hash of a table entry (zk_htab's hash_of). */
+static uint64_t wt_hash_of(const void *item) { return ((const wt_hnode *)item)->hash; }
 
 /* ---------------------------------------------------------------- lookups */
 
+/* True when a path entry holds exactly these bytes. */
+static bool wt_path_eq(const void *item, const void *key) {
+    const wt_path *p = PK_CONTAINER_OF((const wt_hnode *)item, wt_path, h);
+    const pk_slice *k = key;
+    return p->len == k->len && (k->len == 0 || memcmp(p->bytes, k->ptr, k->len) == 0);
+}
+
 /* Finds the path entry for these bytes, or NULL. */
 static wt_path *wt_path_find(const zk_watches *w, pk_slice path, uint64_t hash) {
-    wt_hnode *n = wt_htab_chain(&w->paths, hash);
-    for (size_t i = 0; n != NULL; i++, n = n->next) {
-        PK_ASSERT(i <= w->paths.count);
-        wt_path *p = PK_CONTAINER_OF(n, wt_path, h);
-        if (n->hash == hash && p->len == path.len && (path.len == 0 || memcmp(p->bytes, path.ptr, path.len) == 0))
-            return p;
-    }
-    return NULL;
+    wt_hnode *n = zk_htab_find(&w->paths, hash, wt_path_eq, &path);
+    return n ? PK_CONTAINER_OF(n, wt_path, h) : NULL;
+}
+
+/* True when a connection entry has this id. */
+static bool wt_conn_eq(const void *item, const void *key) {
+    return PK_CONTAINER_OF((const wt_hnode *)item, wt_conn, h)->conn_id == *(const uint64_t *)key;
 }
 
 /* Finds the connection entry, or NULL. */
 static wt_conn *wt_conn_find(const zk_watches *w, uint64_t conn_id) {
-    uint64_t hash = wt_mix(conn_id);
-    wt_hnode *n = wt_htab_chain(&w->conns, hash);
-    for (size_t i = 0; n != NULL; i++, n = n->next) {
-        PK_ASSERT(i <= w->conns.count);
-        wt_conn *c = PK_CONTAINER_OF(n, wt_conn, h);
-        if (c->conn_id == conn_id) return c;
-    }
-    return NULL;
+    wt_hnode *n = zk_htab_find(&w->conns, wt_mix(conn_id), wt_conn_eq, &conn_id);
+    return n ? PK_CONTAINER_OF(n, wt_conn, h) : NULL;
+}
+
+/* The (connection, path) key of a watch record. */
+typedef struct wt_pair {
+    const wt_conn *conn;
+    const wt_path *path;
+} wt_pair;
+
+/* True when a watch record belongs to this (connection, path). */
+static bool wt_watch_eq(const void *item, const void *key) {
+    const wt_watch *x = PK_CONTAINER_OF((const wt_hnode *)item, wt_watch, h);
+    const wt_pair *k = key;
+    return x->conn == k->conn && x->path == k->path;
 }
 
 /* Finds the watch record of (c, p), or NULL. */
 static wt_watch *wt_watch_find(const zk_watches *w, const wt_conn *c, const wt_path *p) {
-    uint64_t hash = wt_pair_hash(c, p);
-    wt_hnode *n = wt_htab_chain(&w->watches, hash);
-    for (size_t i = 0; n != NULL; i++, n = n->next) {
-        PK_ASSERT(i <= w->watches.count);
-        wt_watch *x = PK_CONTAINER_OF(n, wt_watch, h);
-        if (x->conn == c && x->path == p) return x;
-    }
-    return NULL;
+    wt_pair key = {c, p};
+    wt_hnode *n = zk_htab_find(&w->watches, wt_pair_hash(c, p), wt_watch_eq, &key);
+    return n ? PK_CONTAINER_OF(n, wt_watch, h) : NULL;
 }
 
 /* Returns the path entry for these bytes, creating it. */
@@ -230,7 +175,7 @@ static wt_path *wt_path_get(zk_watches *w, pk_slice path) {
     if (path.len > 0) memcpy(p->bytes, path.ptr, path.len);
     pk_list_init(&p->watches);
     pk_list_push_back(&w->path_order, &p->order);
-    wt_htab_insert(&w->paths, &p->h);
+    zk_htab_insert(&w->paths, &p->h);
     PK_ASSERT(wt_path_find(w, path, hash) == p);
     return p;
 }
@@ -244,7 +189,7 @@ static wt_conn *wt_conn_get(zk_watches *w, uint64_t conn_id) {
     c->conn_id = conn_id;
     pk_list_init(&c->watches);
     pk_list_push_back(&w->conn_order, &c->order);
-    wt_htab_insert(&w->conns, &c->h);
+    zk_htab_insert(&w->conns, &c->h);
     PK_ASSERT(wt_conn_find(w, conn_id) == c);
     return c;
 }
@@ -254,7 +199,7 @@ static void wt_path_gc(zk_watches *w, wt_path *p) {
     if (p->n_watches != 0) return;
     PK_ASSERT(pk_list_empty(&p->watches) && p->n_data == 0);
     pk_list_remove(&p->order);
-    wt_htab_remove(&w->paths, &p->h);
+    zk_htab_remove(&w->paths, &p->h);
     free(p);
 }
 
@@ -263,7 +208,7 @@ static void wt_conn_gc(zk_watches *w, wt_conn *c) {
     if (c->n_watches != 0) return;
     PK_ASSERT(pk_list_empty(&c->watches) && c->n_data == 0);
     pk_list_remove(&c->order);
-    wt_htab_remove(&w->conns, &c->h);
+    zk_htab_remove(&w->conns, &c->h);
     free(c);
 }
 
@@ -295,7 +240,7 @@ static bool wt_watch_set(zk_watches *w, wt_watch *x, uint8_t data_modes, uint8_t
     if (data_modes != 0 || child_modes != 0) return false;
     pk_list_remove(&x->by_path);
     pk_list_remove(&x->by_conn);
-    wt_htab_remove(&w->watches, &x->h);
+    zk_htab_remove(&w->watches, &x->h);
     PK_ASSERT(x->path->n_watches > 0 && x->conn->n_watches > 0);
     x->path->n_watches--;
     x->conn->n_watches--;
@@ -317,7 +262,7 @@ static wt_watch *wt_watch_get(zk_watches *w, uint64_t conn_id, pk_slice path) {
     pk_list_push_back(&c->watches, &x->by_conn);
     p->n_watches++;
     c->n_watches++;
-    wt_htab_insert(&w->watches, &x->h);
+    zk_htab_insert(&w->watches, &x->h);
     PK_ASSERT(x->modes[WT_DATA] == 0 && x->modes[WT_CHILD] == 0);
     return x;
 }
@@ -335,9 +280,9 @@ static void wt_add_modes(zk_watches *w, uint64_t conn_id, pk_slice path, uint8_t
 /* Creates empty watch tables. */
 zk_watches *zk_watches_new(void) {
     zk_watches *w = pk_calloc(1, sizeof(*w));
-    wt_htab_init(&w->paths);
-    wt_htab_init(&w->conns);
-    wt_htab_init(&w->watches);
+    zk_htab_init(&w->paths, wt_hash_of);
+    zk_htab_init(&w->conns, wt_hash_of);
+    zk_htab_init(&w->watches, wt_hash_of);
     pk_list_init(&w->path_order);
     pk_list_init(&w->conn_order);
     PK_ASSERT(w->data_total == 0 && w->recursive == 0);
@@ -354,9 +299,9 @@ void zk_watches_free(zk_watches *w) {
         zk_watches_remove_conn(w, c->conn_id);
     }
     PK_ASSERT(w->paths.count == 0 && w->watches.count == 0 && w->conns.count == 0);
-    free(w->paths.slots);
-    free(w->conns.slots);
-    free(w->watches.slots);
+    zk_htab_deinit(&w->paths);
+    zk_htab_deinit(&w->conns);
+    zk_htab_deinit(&w->watches);
     free(w);
 }
 
