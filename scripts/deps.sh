@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential clang llvm pkg-config make git
+  build-essential clang llvm libclang-rt-14-dev pkg-config make git
   libuv1-dev libssl-dev libsasl2-dev libsasl2-modules sasl2-bin
   libzookeeper-mt-dev zookeeper-bin zookeeper default-jre-headless
   libcriterion-dev libedit-dev
