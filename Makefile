@@ -77,9 +77,12 @@ asan:
 -include $(sort $(wildcard src/*/*.mk tests/*/*.mk bench/*.mk))
 
 # `make test` runs every suite: unit tests under ASan+UBSan first, then the fragments' suites.
+# Builds run two jobs wide (2 cores); the suites run one after another (they start servers on fixed ports).
 test:
+	$(MAKE) -j2 CFG=asan build/asan/unit-tests
 	$(MAKE) CFG=asan test-unit
-	$(MAKE) CFG=release all $(filter-out test-unit,$(TEST_TARGETS))
+	$(MAKE) -j2 CFG=release all
+	$(MAKE) CFG=release $(filter-out test-unit,$(TEST_TARGETS))
 
 clean:
 	rm -rf build

@@ -35,7 +35,7 @@ SIM_MUTANTS := accept:PX_MUTANT_ACCEPT_BELOW_PROMISE adopt:PX_MUTANT_ADOPT_NOT_H
 test-mutants:
 	@set -e; for m in $(SIM_MUTANTS); do \
 	  name=$${m%%:*}; flag=$${m#*:}; \
-	  $(MAKE) --no-print-directory CFG=mutant-$$name MUTANT_FLAGS=-D$$flag build/mutant-$$name/pk-sim >/dev/null; \
+	  $(MAKE) -j2 --no-print-directory CFG=mutant-$$name MUTANT_FLAGS=-D$$flag build/mutant-$$name/pk-sim >/dev/null; \
 	  if build/mutant-$$name/pk-sim --seeds $(MUTANT_SEEDS) --start 1 --stop-on-fail > build/mutant-$$name/sim.log 2>&1; \
 	  then echo "MUTANT NOT CAUGHT: $$flag ($(MUTANT_SEEDS) seeds)"; tail -1 build/mutant-$$name/sim.log; exit 1; \
 	  else echo "mutant caught: $$flag: $$(grep -m1 FAIL build/mutant-$$name/sim.log | cut -c1-200)"; fi; \
