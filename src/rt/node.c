@@ -298,6 +298,13 @@ static void on_px_timer(uv_timer_t *t) {
     node_step(n, &ev);
 }
 
+/* rt_map_each callback: frees an orphaned origin record. */
+static void free_origin(void *ctx, uint64_t zxid, void *val) {
+    (void)ctx;
+    (void)zxid;
+    rt_pending_free(val);
+}
+
 /* Carries out one px update: persist, (send), apply, timers. */
 static void handle_update(rt_node *n, const px_update *u) {
     if (u->persist_promise) {
@@ -339,8 +346,7 @@ static void handle_update(rt_node *n, const px_update *u) {
             rt_conn *c = PK_CONTAINER_OF(l, rt_conn, all_link);
             if (c->pending_count) rt_conn_close(c);
         }
-        for (size_t i = 0; i < n->inflight.cap; i++) /* all orphaned now: free them */
-            if (n->inflight.keys[i] && n->inflight.keys[i] != UINT64_MAX) rt_pending_free(n->inflight.vals[i]);
+        rt_map_each(&n->inflight, free_origin, NULL); /* all orphaned now */
         rt_map_deinit(&n->inflight);
         rt_map_init(&n->inflight);
         rt_map_deinit(&n->closing);

@@ -45,6 +45,8 @@ void rt_map_deinit(rt_map *m);
 void *rt_map_get(const rt_map *m, uint64_t key);
 void rt_map_put(rt_map *m, uint64_t key, void *val);
 void *rt_map_del(rt_map *m, uint64_t key);
+/* Calls fn(ctx, key, val) for every entry (the map must not change during the walk). */
+void rt_map_each(const rt_map *m, void (*fn)(void *ctx, uint64_t key, void *val), void *ctx);
 
 /* ---- pending requests of a connection, in arrival order ---- */
 typedef enum rt_pend_state {

@@ -81,6 +81,12 @@ void *rt_map_del(rt_map *m, uint64_t key) {
     return v;
 }
 
+/* Visits every live entry. */
+void rt_map_each(const rt_map *m, void (*fn)(void *ctx, uint64_t key, void *val), void *ctx) {
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i] && m->keys[i] != RT_MAP_TOMB) fn(ctx, m->keys[i], m->vals[i]);
+}
+
 /* ---- clocks ---- */
 
 /* Monotonic milliseconds from the loop. */
