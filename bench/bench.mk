@@ -19,3 +19,14 @@ test-bench-smoke: $(BUILD)/pk-bench $(BUILD)/pk-server
 	PK_BENCH=$(abspath $(BUILD)/pk-bench) PK_SERVER=$(abspath $(BUILD)/pk-server) \
 	  $(BENCH_PYTHON) -m pytest -q -p no:cacheprovider bench/test_bench_smoke.py
 TEST_TARGETS += test-bench-smoke
+
+# pk-floor (bench/floor.c): a minimal single-threaded epoll server answering pk-bench's loads with
+# pwrite+fdatasync group commit inline; it measures the platform floor (not a test, not installed).
+$(BUILD)/pk-floor: $(BUILD)/obj/bench/floor.o $(BENCH_DEP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+ifeq ($(CFG),release)
+	@ln -sf release/pk-floor build/pk-floor
+endif
+
+.PHONY: pk-floor
+pk-floor: $(BUILD)/pk-floor
