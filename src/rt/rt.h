@@ -1,7 +1,8 @@
 /* rt: the runtime. The only code with sockets, clocks, signals and threads (DESIGN section 6).
  *
  * One libuv loop thread owns all state (zk state, px replica, connections). Helper threads (libuv's pool)
- * only write+fdatasync WAL batches and write snapshots. Order of effects for every batch:
+ * only write+fdatasync WAL batches and write snapshots; a small WAL batch while the loop is idle is written
+ * inline on the loop thread instead (rt_node_commit). Order of effects for every batch:
  *   persist -> send what waited for it -> apply chosen -> queue watch events -> reply.
  *
  * Structure:
@@ -212,6 +213,10 @@ bool rt_node_session_closing(const rt_node *n, uint64_t session_id);
 void rt_node_touch(rt_node *n, uint64_t session_id, int32_t timeout_ms);
 /* Proposes what was resolved this loop iteration (called before the loop sleeps). */
 void rt_node_flush(rt_node *n);
+/* Starts the next WAL write (called only before the loop sleeps, after the replies were flushed): inline when
+ * the batch is small and the loop has nothing else ready (returns true: the batch was applied and its replies
+ * wait in dirty connections), else on the pool (returns false). */
+bool rt_node_commit(rt_node *n);
 /* Periodic work: session expiry, container/TTL reaping, px ticks. */
 void rt_node_tick(rt_node *n);
 /* Stats for 4lw. */

@@ -101,15 +101,24 @@ int64_t rt_wall_ms(void) {
 
 /* ---- loop hooks ---- */
 
-/* Before the loop sleeps: propose what this iteration resolved, then flush every dirty connection. */
-static void on_before_sleep(uv_prepare_t *h) {
-    rt_server *srv = h->data;
-    if (srv->node) rt_node_flush(srv->node);
+/* Writes out every dirty connection's output. */
+static void flush_dirty(rt_server *srv) {
     for (size_t guard = 0; !pk_list_empty(&srv->dirty) && guard < 10000000; guard++) {
         rt_conn *c = PK_CONTAINER_OF(srv->dirty.next, rt_conn, dirty_link);
         pk_list_remove(&c->dirty_link);
         c->dirty = false;
         rt_conn_flush(c);
+    }
+}
+
+/* Before the loop sleeps: propose what this iteration resolved, flush every dirty connection, then start the
+ * next WAL write; an inline write completes here, so its replies are flushed and the round repeats. */
+static void on_before_sleep(uv_prepare_t *h) {
+    rt_server *srv = h->data;
+    for (int round = 0; round < 1000000; round++) {
+        if (srv->node) rt_node_flush(srv->node);
+        flush_dirty(srv);
+        if (!srv->node || !rt_node_commit(srv->node)) break;
     }
 }
 
