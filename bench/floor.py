@@ -141,12 +141,13 @@ def main():
     finally:
         for s in servers:
             s.kill()
-    print("| row | server | ops/s | server CPU/op | p50 | p99 | p999 | other CPU-s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| row | server | ops/s | server CPU/op | median CPU/op (all runs) | p50 | p99 | p999 | other CPU-s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for (label, name), r in best.items():
-        print("| %s | %s | %.0f | %.2f us | %.0f us | %.0f us | %.0f us | %.2f |%s"
-              % (label, name, r["ops_per_s"], r["server_cpu_us_per_op"], r["p50_us"], r["p99_us"], r["p999_us"],
-                 r["other_cpu_s"], "" if r["exit"] == 0 else " FAILED"))
+        cpus = sorted(x["server_cpu_us_per_op"] for x in runs if x["label"] == label and x["server_name"] == name)
+        print("| %s | %s | %.0f | %.2f us | %.2f us (n=%d) | %.0f us | %.0f us | %.0f us | %.2f |%s"
+              % (label, name, r["ops_per_s"], r["server_cpu_us_per_op"], cpus[len(cpus) // 2], len(cpus), r["p50_us"],
+                 r["p99_us"], r["p999_us"], r["other_cpu_s"], "" if r["exit"] == 0 else " FAILED"))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(runs, f, indent=1)

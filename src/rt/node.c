@@ -5,9 +5,10 @@
  * value. px asks for the accepted entry to be persisted: its WAL record is encoded into `wal_next`. One WAL
  * write+fdatasync runs at a time (group commit: whatever accumulated meanwhile goes in the next write); it is
  * started only from the before-sleep hook (rt_node_commit), after the iteration's replies were sent. A batch of
- * at most NODE_INLINE_MAX_BYTES while the loop has no other event ready is written inline on the loop thread
- * (no thread handoff: at low rates the futex wake, two context switches and the eventfd completion cost more
- * than the write itself); anything else goes to libuv's pool so the loop keeps serving during the fdatasync.
+ * at most NODE_INLINE_MAX_TXNS txns and NODE_INLINE_MAX_BYTES while the loop has no other event ready is written
+ * inline on the loop thread (no thread handoff: at low rates the futex wake, two context switches and the
+ * eventfd completion are a measurable share of the per-write CPU); anything else goes to libuv's pool so the
+ * loop keeps reading and resolving the next batch during the fdatasync.
  * When it completes, px hears PERSISTED and reports the slot chosen; chosen slots are applied in order
  * (zk_apply per txn), watch events are queued to connections, then the origin's reply.
  * Recovery: meta (promise) + newest valid snapshot + WAL records above it -> px START; the node serves only
