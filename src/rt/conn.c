@@ -83,20 +83,58 @@ void rt_conn_send_reply(rt_conn *c, int32_t xid, uint64_t zxid, int32_t err, pk_
     rt_conn_mark_dirty(c);
 }
 
-/* Appends a watch notification: ReplyHeader{-1, -1, 0} + WatcherEvent{type, SyncConnected, path}. */
+/* Encodes one watch notification frame: ReplyHeader{-1, -1, 0} + WatcherEvent{type, SyncConnected, path}. */
+static void encode_event(pk_buf *out, int32_t type, pk_slice path) {
+    size_t mark = jute_frame_begin(out);
+    jute_write_int(out, ZK_XID_NOTIFICATION);
+    jute_write_long(out, -1);
+    jute_write_int(out, 0);
+    jute_write_int(out, type);
+    jute_write_int(out, ZK_STATE_SYNC_CONNECTED);
+    jute_write_ustring(out, path.ptr ? path : jute_empty());
+    jute_frame_end(out, mark);
+}
+
+/* Appends a watch notification frame. */
 void rt_conn_send_event(rt_conn *c, int32_t type, pk_slice path) {
     if (c->closed) return;
-    size_t mark = jute_frame_begin(&c->out);
-    jute_write_int(&c->out, ZK_XID_NOTIFICATION);
-    jute_write_long(&c->out, -1);
-    jute_write_int(&c->out, 0);
-    jute_write_int(&c->out, type);
-    jute_write_int(&c->out, ZK_STATE_SYNC_CONNECTED);
-    jute_write_ustring(&c->out, path.ptr ? path : jute_empty());
-    jute_frame_end(&c->out, mark);
+    encode_event(&c->out, type, path);
     c->packets_sent++;
     c->srv->packets_sent++;
     rt_conn_mark_dirty(c);
+}
+
+/* Queues the notifications of applied txns: each distinct (type, path) is encoded once and its bytes are copied
+ * to every live watcher allowed to READ the znode; a watcher whose unread output passes the limit is dropped. */
+void rt_conn_fanout(rt_server *srv, const zk_events *events, const zk_delivery *d, size_t count) {
+    pk_buf *frame = &srv->event_frame;
+    bool have = false;
+    int32_t frame_type = 0;
+    pk_slice frame_path = {0};
+    for (size_t i = 0; i < count; i++) {
+        rt_conn *c = rt_map_get(&srv->conns_by_id, d[i].conn_id);
+        if (!c || c->closed) continue;
+        if (d[i].event_index != SIZE_MAX) {
+            zk_auth auth = rt_conn_auth(c);
+            if (!zk_events_readable(events, d[i].event_index, &auth)) continue;
+        }
+        if (!have || frame_type != d[i].type || !pk_slice_eq(frame_path, d[i].path)) {
+            pk_buf_reset(frame);
+            encode_event(frame, d[i].type, d[i].path);
+            frame_type = d[i].type;
+            frame_path = d[i].path;
+            have = true;
+        }
+        pk_buf_append(&c->out, frame->data, frame->len);
+        c->packets_sent++;
+        srv->packets_sent++;
+        rt_conn_mark_dirty(c);
+        if (c->out.len > RT_MAX_OUTPUT_BYTES) {
+            LOG_WARN("dropping %s:%u (session " RT_SID_FMT "): %zu bytes of unread output", c->peer_ip, c->peer_port,
+                     RT_SID(c->session_id), c->out.len);
+            rt_conn_close(c);
+        }
+    }
 }
 
 /* Records a request's latency in the connection and server stats. */

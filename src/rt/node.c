@@ -240,15 +240,7 @@ static void deliver_events(rt_node *n) {
     if (zk_events_count(n->events) == 0) return;
     pk_buf_reset(&n->deliveries);
     zk_watches_trigger(srv->watches, n->events, &n->deliveries);
-    const zk_delivery *d = (const zk_delivery *)n->deliveries.data;
-    size_t count = n->deliveries.len / sizeof *d;
-    for (size_t i = 0; i < count; i++) {
-        rt_conn *c = rt_map_get(&srv->conns_by_id, d[i].conn_id);
-        if (!c || c->closed) continue;
-        zk_auth auth = rt_conn_auth(c);
-        if (d[i].event_index != SIZE_MAX && !zk_events_readable(n->events, d[i].event_index, &auth)) continue;
-        rt_conn_send_event(c, d[i].type, d[i].path);
-    }
+    rt_conn_fanout(srv, n->events, (const zk_delivery *)n->deliveries.data, n->deliveries.len / sizeof(zk_delivery));
 }
 
 /* Routes the result of one applied txn: session bookkeeping and the origin's reply. */

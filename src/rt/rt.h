@@ -143,6 +143,7 @@ struct rt_server {
     uint64_t sync_waiting;        /* pending syncs across connections (drained after each apply) */
     uint64_t auth_failed_count;
     void *sasl_ready;             /* non-NULL when SASL is configured */
+    pk_buf event_frame;           /* rt_conn_fanout's scratch: the notification frame being copied */
 };
 
 /* Runs the server with cfg until SIGTERM/SIGINT; returns the process exit code. */
@@ -161,6 +162,9 @@ void rt_conn_mark_dirty(rt_conn *c);
 void rt_conn_send_reply(rt_conn *c, int32_t xid, uint64_t zxid, int32_t err, pk_slice body);
 /* Appends a watch notification frame. */
 void rt_conn_send_event(rt_conn *c, int32_t type, pk_slice path);
+/* Queues the notifications of applied txns (deliveries from zk_watches_trigger, READ-filtered per watcher):
+ * one frame encoded per distinct (type, path), copied to each watcher's output; flushed before the loop sleeps. */
+void rt_conn_fanout(rt_server *srv, const zk_events *events, const zk_delivery *d, size_t count);
 /* Completes a pending write/sync with its reply and sends every finished reply at the head. */
 void rt_conn_complete(rt_pending *p, uint64_t zxid, int32_t err, pk_slice body);
 /* Runs queued local ops and flushes finished replies from the head of the pending list. */

@@ -187,6 +187,7 @@ int rt_server_run(const rt_config *cfg) {
     rt_map_init(&srv->conns_by_id);
     rt_map_init(&srv->conns_by_session);
     srv->watches = zk_watches_new();
+    pk_buf_init(&srv->event_frame);
     srv->start_ms = rt_now_ms(srv);
     signal(SIGPIPE, SIG_IGN);
 
@@ -224,6 +225,7 @@ out:
     for (int i = 0; i < 1000 && uv_run(srv->loop, UV_RUN_NOWAIT); i++) {}
     if (srv->node) rt_node_close(srv->node);
     zk_watches_free(srv->watches);
+    pk_buf_deinit(&srv->event_frame);
     rt_map_deinit(&srv->conns_by_id);
     rt_map_deinit(&srv->conns_by_session);
     LOG_INFO("stopped");

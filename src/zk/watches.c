@@ -47,6 +47,7 @@ enum {
     WT_DATA = 0,   /* index into wt_watch.modes */
     WT_CHILD = 1,
     WT_MAX_PATH_DEPTH_SCAN = 1 << 20,
+    WT_SPARE_MAX = 1024,  /* freed watch / connection records kept for reuse (a re-armed watch is re-created) */
 };
 
 /* The first member of every table entry: its stored hash (zk_htab's hash_of reads it, growth never rehashes keys). */
@@ -95,7 +96,26 @@ struct zk_watches {
     uint64_t data_paths;   /* paths with at least one data-table watch */
     uint64_t data_total;   /* (connection, path) pairs in the data table */
     uint64_t recursive;    /* watches holding PERSISTENT_RECURSIVE */
+    /* Recycled records, owned by the tables: a standard watch is freed when it fires and created again by the
+     * client's re-arm, so the fan-out workload would otherwise malloc/free two records per event. */
+    void *spare_watches[WT_SPARE_MAX];
+    void *spare_conns[WT_SPARE_MAX];
+    size_t n_spare_watches, n_spare_conns;
 };
+
+/* Returns a zeroed record of size bytes, reusing a spare one when there is one. */
+static void *wt_alloc(void **spare, size_t *n_spare, size_t size) {
+    if (*n_spare == 0) return pk_calloc(1, size);
+    void *p = spare[--*n_spare];
+    memset(p, 0, size);
+    return p;
+}
+
+/* Keeps a freed record for reuse (up to WT_SPARE_MAX), else frees it. */
+static void wt_release(void **spare, size_t *n_spare, void *p) {
+    if (*n_spare < WT_SPARE_MAX) spare[(*n_spare)++] = p;
+    else free(p);
+}
 
 /* ---------------------------------------------------------------- hash tables */
 
@@ -184,7 +204,7 @@ static wt_path *wt_path_get(zk_watches *w, pk_slice path) {
 static wt_conn *wt_conn_get(zk_watches *w, uint64_t conn_id) {
     wt_conn *c = wt_conn_find(w, conn_id);
     if (c != NULL) return c;
-    c = pk_calloc(1, sizeof(*c));
+    c = wt_alloc(w->spare_conns, &w->n_spare_conns, sizeof(*c));
     c->h.hash = wt_mix(conn_id);
     c->conn_id = conn_id;
     pk_list_init(&c->watches);
@@ -209,7 +229,7 @@ static void wt_conn_gc(zk_watches *w, wt_conn *c) {
     PK_ASSERT(pk_list_empty(&c->watches) && c->n_data == 0);
     pk_list_remove(&c->order);
     zk_htab_remove(&w->conns, &c->h);
-    free(c);
+    wt_release(w->spare_conns, &w->n_spare_conns, c);
 }
 
 /* ---------------------------------------------------------------- mode changes */
@@ -244,7 +264,7 @@ static bool wt_watch_set(zk_watches *w, wt_watch *x, uint8_t data_modes, uint8_t
     PK_ASSERT(x->path->n_watches > 0 && x->conn->n_watches > 0);
     x->path->n_watches--;
     x->conn->n_watches--;
-    free(x);
+    wt_release(w->spare_watches, &w->n_spare_watches, x);
     return true;
 }
 
@@ -254,7 +274,7 @@ static wt_watch *wt_watch_get(zk_watches *w, uint64_t conn_id, pk_slice path) {
     wt_path *p = wt_path_get(w, path);
     wt_watch *x = wt_watch_find(w, c, p);
     if (x != NULL) return x;
-    x = pk_calloc(1, sizeof(*x));
+    x = wt_alloc(w->spare_watches, &w->n_spare_watches, sizeof(*x));
     x->conn = c;
     x->path = p;
     x->h.hash = wt_pair_hash(c, p);
@@ -302,6 +322,8 @@ void zk_watches_free(zk_watches *w) {
     zk_htab_deinit(&w->paths);
     zk_htab_deinit(&w->conns);
     zk_htab_deinit(&w->watches);
+    for (size_t i = 0; i < w->n_spare_watches; i++) free(w->spare_watches[i]);
+    for (size_t i = 0; i < w->n_spare_conns; i++) free(w->spare_conns[i]);
     free(w);
 }
 

@@ -677,3 +677,33 @@ Test(zk_watches, randomized_against_model) {
         stats(mc, mp, mt);
     }
 }
+
+/* Recycled watch and connection records (a fired standard watch is freed, the re-arm creates it again) come back
+ * clean: modes, counters and per-connection state are those of a fresh record, across many fire/re-arm rounds
+ * with more records than the spare pool holds, and with connections closing in between. */
+Test(zk_watches, rearm_after_fire_reuses_records_cleanly) {
+    char path[32];
+    for (int round = 0; round < 4; round++) {
+        for (uint64_t c = 1; c <= 1500; c++) add(c, "/r", ZK_WATCH_DATA, ZK_WMODE_STANDARD);
+        add(2000, "/r", ZK_WATCH_CHILD, ZK_WMODE_STANDARD);
+        stats(1500, 1, 1500);
+        pk_buf_reset(&OUT);
+        zk_watches_trigger_event(W, CHANGED, pk_slice_str("/r"), 0, &OUT);
+        cr_assert_eq(OUT.len / sizeof(zk_delivery), 1500, "round %d", round);
+        stats(0, 0, 0);
+        /* The child watch survived the data event, untouched by the records recycled around it. */
+        cr_assert_eq(check(2000, "/r", ZK_WATCHER_CHILDREN), ZK_ERR_OK);
+        cr_assert_eq(check(2000, "/r", ZK_WATCHER_DATA), ZK_ERR_NO_WATCHER);
+        cr_assert_eq(rm(2000, "/r", ZK_WATCHER_CHILDREN), ZK_ERR_OK);
+        /* Recycled records on other paths and connections carry nothing over. */
+        for (uint64_t c = 1; c <= 20; c++) {
+            snprintf(path, sizeof path, "/r%d/%llu", round, (unsigned long long)c);
+            add(c + 10000, path, ZK_WATCH_CHILD, ZK_WMODE_STANDARD);
+            cr_assert_eq(check(c + 10000, path, ZK_WATCHER_DATA), ZK_ERR_NO_WATCHER);
+            cr_assert_eq(check(c + 10000, path, ZK_WATCHER_CHILDREN), ZK_ERR_OK);
+            cr_assert_str_eq(fire(CHANGED, path), "");
+            zk_watches_remove_conn(W, c + 10000);
+        }
+        stats(0, 0, 0);
+    }
+}
