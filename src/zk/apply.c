@@ -83,15 +83,14 @@ static int32_t zk_apply_create(zk_state *s, const zk_txn_header *h, const zk_txn
     zk_node *parent = zk_tree_parent(s, op->path);
     if (parent == NULL) return ZK_ERR_NO_NODE;
     if (zk_tree_find(s, op->path) != NULL) return ZK_ERR_NODE_EXISTS;
-    if (zk_owner_is_session(parent->owner)) return ZK_ERR_NO_CHILDREN_FOR_EPHEMERALS;
+    if (zk_owner_is_session(zk_node_owner(parent))) return ZK_ERR_NO_CHILDREN_FOR_EPHEMERALS;
     if (zk_owner_is_session(op->owner) && zk_session_find(s, (uint64_t)op->owner) == NULL)
         return ZK_ERR_SESSION_EXPIRED;
     zk_acl *acl = zk_acl_intern(&s->acls, op->acl);
     PK_ASSERT(acl != NULL); /* validated at decode */
-    zk_node *n = zk_tree_create(s, op->path, op->data, acl, op->owner, h->zxid, h->time_ms);
+    zk_node *n = zk_tree_create(s, &parent, op->path, op->data, acl, op->owner, h->zxid, h->time_ms);
     zk_events_push(ev, ZK_EVENT_NODE_CREATED, op->path, n->acl);
-    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, (pk_slice){(const uint8_t *)parent->path, parent->path_len},
-                   parent->acl);
+    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, zk_node_path_slice(parent), parent->acl);
     if (reply != NULL) {
         jute_write_ustring(reply, op->path);
         if (op->op != ZK_OP_CREATE) zk_reply_stat(reply, n);
@@ -101,13 +100,12 @@ static int32_t zk_apply_create(zk_state *s, const zk_txn_header *h, const zk_txn
 
 /* Deletes a node with its events. */
 static void zk_apply_delete_node(zk_state *s, zk_node *n, uint64_t zxid, zk_events *ev) {
-    pk_slice path = {(const uint8_t *)n->path, n->path_len};
+    pk_slice path = zk_node_path_slice(n);
     zk_node *parent = zk_tree_parent(s, path);
     PK_ASSERT(parent != NULL);
     zk_events_push(ev, ZK_EVENT_NODE_DELETED, path, n->acl);
-    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, (pk_slice){(const uint8_t *)parent->path, parent->path_len},
-                   parent->acl);
-    zk_tree_delete(s, n, zxid);
+    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, zk_node_path_slice(parent), parent->acl);
+    zk_tree_delete(s, parent, n, zxid);
 }
 
 /* Applies a delete / deleteContainer. */
@@ -142,7 +140,7 @@ static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn
 
 /* Compares two node pointers by path (closeSession deletes in path order, for determinism). */
 static int zk_node_path_cmp(const void *a, const void *b) {
-    return strcmp((*(zk_node *const *)a)->path, (*(zk_node *const *)b)->path);
+    return strcmp(zk_node_path(*(zk_node *const *)a), zk_node_path(*(zk_node *const *)b));
 }
 
 /* Applies closeSession: deletes the session's ephemerals (in path order) and the session. */

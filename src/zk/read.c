@@ -31,10 +31,11 @@ static void zk_read_children(pk_buf *out, const zk_node *n) {
     jute_write_vector_count(out, (int32_t)n->nkids);
     for (uint32_t i = 0; i < n->nkids; i++) {
         const zk_node *c = n->kids[i];
+        const char *cp = zk_node_path(c);
         size_t k = c->path_len;
-        while (k > 0 && c->path[k - 1] != '/') k--;
+        while (k > 0 && cp[k - 1] != '/') k--;
         PK_ASSERT(k > 0);
-        jute_write_ustring(out, (pk_slice){(const uint8_t *)c->path + k, c->path_len - k});
+        jute_write_ustring(out, (pk_slice){(const uint8_t *)cp + k, c->path_len - k});
     }
 }
 
@@ -122,8 +123,8 @@ static void zk_read_ephemerals(const zk_state *s, uint64_t sid, pk_slice prefix,
     int32_t n = 0;
     for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
         const zk_node *e = se->eph[i];
-        if (!all && (e->path_len < prefix.len || memcmp(e->path, prefix.ptr, prefix.len) != 0)) continue;
-        jute_write_ustring(out, (pk_slice){(const uint8_t *)e->path, e->path_len});
+        if (!all && (e->path_len < prefix.len || memcmp(zk_node_path(e), prefix.ptr, prefix.len) != 0)) continue;
+        jute_write_ustring(out, zk_node_path_slice(e));
         n++;
     }
     pk_put_u32(out->data + mark, (uint32_t)n);
@@ -222,13 +223,14 @@ size_t zk_reap_candidates(const zk_state *s, int64_t now_ms, size_t max, pk_buf 
         const zk_node *n = s->reapable.slots[i];
         if (n == NULL || n->nkids != 0) continue;
         bool due = false;
-        if (zk_owner_is_container(n->owner)) due = n->ccount != 0;
-        else if (zk_owner_is_ttl(n->owner)) {
-            int64_t ttl = (int64_t)((uint64_t)n->owner & ~ZK_OWNER_TTL_MASK);
-            due = now_ms - n->mtime_ms > ttl;
+        int64_t owner = zk_node_owner(n);
+        if (zk_owner_is_container(owner)) due = n->ccount != 0;
+        else if (zk_owner_is_ttl(owner)) {
+            int64_t ttl = (int64_t)((uint64_t)owner & ~ZK_OWNER_TTL_MASK);
+            due = now_ms - zk_node_mtime(n) > ttl;
         }
         if (!due) continue;
-        pk_buf_append(paths_out, n->path, n->path_len + 1);
+        pk_buf_append(paths_out, zk_node_path(n), n->path_len + 1);
         found++;
     }
     return found;

@@ -21,13 +21,13 @@ static void zk_snap_node(pk_buf *out, const zk_node *n) {
     uint8_t *p = pk_buf_extend(out, 4 + n->path_len + 4 + dl + 6 * 8 + 4 * 4);
     pk_put_u32(p, n->path_len);
     p += 4;
-    memcpy(p, n->path, n->path_len);
+    memcpy(p, zk_node_path(n), n->path_len);
     p += n->path_len;
     pk_put_u32(p, (uint32_t)n->data_len);
     p += 4;
     if (dl) memcpy(p, zk_node_data(n), dl);
     p += dl;
-    int64_t f[6] = {n->czxid, n->mzxid, n->pzxid, n->ctime_ms, n->mtime_ms, n->owner};
+    int64_t f[6] = {n->czxid, zk_node_mzxid(n), zk_node_pzxid(n), n->ctime_ms, zk_node_mtime(n), zk_node_owner(n)};
     for (int i = 0; i < 6; i++, p += 8) pk_put_u64(p, (uint64_t)f[i]);
     int32_t g[3] = {n->version, n->aversion, n->ccount};
     for (int i = 0; i < 3; i++, p += 4) pk_put_u32(p, (uint32_t)g[i]);
@@ -109,21 +109,24 @@ static const char *zk_snap_read_node(jute_reader *r, zk_state *s, zk_acl **acls,
     zk_node *n;
     if (first) {
         if (!pk_slice_eq(path, pk_slice_str("/"))) return "first node is not /";
+        if (zk_owner_is_session(f[5])) return "/ has an ephemeral owner";
         zk_acl_unref(&s->acls, s->root->acl);
         n = zk_tree_replace_data(s, s->root, data);
         s->data_size += data.len;
+        n = zk_tree_set_stat64(s, n, f);
     } else {
-        n = zk_tree_alloc_node(path, data, NULL);
+        n = zk_tree_alloc_node(path, data, NULL, f);
     }
     n->acl = acls[ai];
     acls[ai]->node_refs++;
-    n->czxid = f[0]; n->mzxid = f[1]; n->pzxid = f[2]; n->ctime_ms = f[3]; n->mtime_ms = f[4]; n->owner = f[5];
     n->version = g[0]; n->aversion = g[1]; n->ccount = g[2];
-    if (!first && !zk_tree_load_node(s, n, parent_hint)) {
+    uint64_t h = 0;
+    if (first) h = zk_path_hash(path);
+    else if (!zk_tree_load_node(s, n, parent_hint, &h)) {
         zk_tree_free_node(s, n);
         return "node does not fit the tree (duplicate, orphan or unknown owner)";
     }
-    *digest += zk_node_digest(n); /* while the node is hot in cache; the root's fields are final here too */
+    *digest += zk_node_digest_h(n, h); /* while the node is hot in cache; the root's fields are final here too */
     return NULL;
 }
 

@@ -2,7 +2,7 @@
 #include "zk/zk_int.h"
 
 /* Hash of a table item that is a node. */
-static uint64_t zk_node_hash_of(const void *item) { return ((const zk_node *)item)->hash; }
+static uint64_t zk_node_hash_of(const void *item) { return zk_path_hash(zk_node_path_slice(item)); }
 /* Hash of a table item that is an ACL list. */
 static uint64_t zk_acl_hash_of(const void *item) { return ((const zk_acl *)item)->hash; }
 /* Hash of a session id. */
@@ -14,7 +14,7 @@ static uint64_t zk_session_hash_of(const void *item) { return zk_sid_hash(((cons
 static bool zk_node_eq(const void *item, const void *key) {
     const zk_node *n = item;
     const pk_slice *k = key;
-    return n->path_len == k->len && memcmp(n->path, k->ptr, k->len) == 0;
+    return n->path_len == k->len && memcmp(zk_node_path(n), k->ptr, k->len) == 0;
 }
 
 /* Finds a node by full path. */
@@ -30,23 +30,26 @@ zk_node *zk_tree_parent(const zk_state *s, pk_slice path) {
     return zk_tree_find(s, (pk_slice){path.ptr, zk_path_parent_len(path)});
 }
 
-/* Digest contribution of the node's fixed fields (path, stat, acl). */
-static uint64_t zk_node_fields_digest(const zk_node *n) {
+/* Digest contribution of the node's fixed fields (path, stat, acl); h is zk_path_hash of its path. */
+static uint64_t zk_node_fields_digest(const zk_node *n, uint64_t h) {
     uint8_t b[11 * 8];
-    int64_t f[11] = {n->czxid, n->mzxid, n->pzxid, n->ctime_ms, n->mtime_ms, n->owner, n->version,
-                     n->aversion, n->ccount, n->data_len, (int64_t)(n->acl ? n->acl->hash : 0)};
+    int64_t f[11] = {n->czxid, zk_node_mzxid(n), zk_node_pzxid(n), n->ctime_ms, zk_node_mtime(n), zk_node_owner(n),
+                     n->version, n->aversion, n->ccount, n->data_len, (int64_t)(n->acl ? n->acl->hash : 0)};
     for (size_t i = 0; i < 11; i++) pk_put_u64(b + 8 * i, (uint64_t)f[i]);
-    return pk_hash64(b, sizeof b, n->hash);
+    return pk_hash64(b, sizeof b, h);
 }
 
-/* Digest contribution of the node's data. */
-static uint64_t zk_node_data_digest(const zk_node *n) {
+/* Digest contribution of the node's data; h is zk_path_hash of its path. */
+static uint64_t zk_node_data_digest(const zk_node *n, uint64_t h) {
     if (n->data_len <= 0) return 0;
-    return pk_hash64(zk_node_data(n), (size_t)n->data_len, n->hash ^ 0xda7a);
+    return pk_hash64(zk_node_data(n), (size_t)n->data_len, h ^ 0xda7a);
 }
+
+/* Digest contribution of a node whose path hash is h. */
+uint64_t zk_node_digest_h(const zk_node *n, uint64_t h) { return zk_node_fields_digest(n, h) + zk_node_data_digest(n, h); }
 
 /* Digest contribution of a node. */
-uint64_t zk_node_digest(const zk_node *n) { return zk_node_fields_digest(n) + zk_node_data_digest(n); }
+uint64_t zk_node_digest(const zk_node *n) { return zk_node_digest_h(n, zk_path_hash(zk_node_path_slice(n))); }
 
 /* Digest contribution of a session. */
 uint64_t zk_session_digest(const zk_session *se) {
@@ -58,18 +61,60 @@ uint64_t zk_session_digest(const zk_session *se) {
 }
 
 /* True for nodes the reaper looks at: containers and TTL nodes. */
-static bool zk_node_reapable(const zk_node *n) { return zk_owner_is_container(n->owner) || zk_owner_is_ttl(n->owner); }
+static bool zk_node_reapable(const zk_node *n) {
+    int64_t o = zk_node_owner(n);
+    return zk_owner_is_container(o) || zk_owner_is_ttl(o);
+}
 
-/* Allocates a node with its path; stat fields zero. */
-static zk_node *zk_node_alloc(pk_slice path, pk_slice data, zk_acl *acl) {
+/* True when mzxid, pzxid and mtime are representable as deltas from czxid / ctime (the narrow layout). */
+static bool zk_node_fits_narrow(int64_t czxid, int64_t mzxid, int64_t pzxid, int64_t ctime_ms, int64_t mtime_ms) {
+    int32_t dt = (int32_t)(uint32_t)((uint64_t)mtime_ms - (uint64_t)ctime_ms);
+    return (uint64_t)mzxid - (uint64_t)czxid <= UINT32_MAX && (uint64_t)pzxid - (uint64_t)czxid <= UINT32_MAX &&
+           (uint64_t)ctime_ms + (uint64_t)(int64_t)dt == (uint64_t)mtime_ms;
+}
+
+/* Stores an int64 at an unaligned address. */
+static void zk_node_st64(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
+
+/* Writes mzxid, pzxid and mtime into a node whose layout can hold them (wide, or narrow and they fit). */
+static void zk_node_put_times(zk_node *n, int64_t mzxid, int64_t pzxid, int64_t mtime_ms) {
+    if (n->flags & ZK_NODE_WIDE) {
+        uint8_t *w = n->tail + ((n->flags & ZK_NODE_OWNER) ? 8u : 0u);
+        zk_node_st64(w, mzxid);
+        zk_node_st64(w + 8, pzxid);
+        zk_node_st64(w + 16, mtime_ms);
+        n->mzxid_d = n->pzxid_d = 0;
+        n->mtime_d = 0;
+    } else {
+        PK_ASSERT(zk_node_fits_narrow(n->czxid, mzxid, pzxid, n->ctime_ms, mtime_ms));
+        n->mzxid_d = (uint32_t)((uint64_t)mzxid - (uint64_t)n->czxid);
+        n->pzxid_d = (uint32_t)((uint64_t)pzxid - (uint64_t)n->czxid);
+        n->mtime_d = (int32_t)(uint32_t)((uint64_t)mtime_ms - (uint64_t)n->ctime_ms);
+    }
+}
+
+/* Allocation size of a node with the given layout flags, path length and data length. */
+static size_t zk_node_size(uint8_t flags, size_t path_len, size_t data_len) {
+    return ZK_NODE_HDR + zk_node_opt_len(flags) + path_len + 1 + data_len;
+}
+
+/* Allocates a detached node: path, data, acl and the six 64-bit stat fields f = {czxid, mzxid, pzxid,
+ * ctime, mtime, owner} (the layout is chosen from them); other stat fields zero. */
+static zk_node *zk_node_alloc(pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]) {
     PK_ASSERT(path.len > 0 && path.len < UINT32_MAX);
     PK_ASSERT(data.len <= INT32_MAX);
-    zk_node *n = pk_malloc(sizeof(zk_node) + path.len + 1 + data.len);
-    memset(n, 0, sizeof *n);
-    memcpy(n->path, path.ptr, path.len);
-    n->path[path.len] = 0;
+    uint8_t flags = (uint8_t)((f[5] != 0 ? ZK_NODE_OWNER : 0u) | (zk_node_fits_narrow(f[0], f[1], f[2], f[3], f[4]) ? 0u : ZK_NODE_WIDE));
+    zk_node *n = pk_malloc(zk_node_size(flags, path.len, data.len));
+    memset(n, 0, ZK_NODE_HDR);
+    n->flags = flags;
+    n->czxid = f[0];
+    n->ctime_ms = f[3];
+    if (flags & ZK_NODE_OWNER) zk_node_st64(n->tail, f[5]);
+    zk_node_put_times(n, f[1], f[2], f[4]);
+    char *p = zk_node_path(n);
+    memcpy(p, path.ptr, path.len);
+    p[path.len] = 0;
     n->path_len = (uint32_t)path.len;
-    n->hash = zk_path_hash(path);
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
     n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     n->acl = acl;
@@ -117,27 +162,76 @@ static void zk_session_remove_eph(zk_session *se, zk_node *n) {
             return;
         }
     }
-    PK_PANIC("ephemeral %s not in its session", n->path);
+    PK_PANIC("ephemeral %s not in its session", zk_node_path(n));
 }
 
-/* Creates a node under an existing parent; takes over acl's node ref. */
-zk_node *zk_tree_create(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner, uint64_t zxid,
-                        int64_t time_ms) {
-    PK_ASSERT(zk_tree_find(s, path) == NULL);
-    zk_node *parent = zk_tree_parent(s, path);
-    PK_ASSERT(parent != NULL);
-    zk_node *n = zk_node_alloc(path, data, acl);
-    n->czxid = n->mzxid = n->pzxid = (int64_t)zxid;
-    n->ctime_ms = n->mtime_ms = time_ms;
-    n->owner = owner;
-    s->digest -= zk_node_fields_digest(parent);
+/* Moves a linked node to a new allocation with layout flags (a superset of its current ones) and room for
+ * data_len data bytes (the old data is kept up to that length), fixing every pointer the state holds to it:
+ * table slots, parent's kids, session's ephemerals, root. Returns the new address. */
+static zk_node *zk_node_move(zk_state *s, zk_node *n, uint8_t flags, size_t data_len) {
+    PK_ASSERT((flags & n->flags) == n->flags && data_len <= INT32_MAX);
+    pk_slice path = zk_node_path_slice(n);
+    zk_node *parent = n == s->root ? NULL : zk_tree_parent(s, path);
+    PK_ASSERT(n == s->root || (parent != NULL && parent->kids[n->pidx] == n));
+    int64_t owner = zk_node_owner(n);
+    zk_session *se = zk_owner_is_session(owner) ? zk_session_find(s, (uint64_t)owner) : NULL;
+    uint32_t ei = UINT32_MAX;
+    for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
+        if (se->eph[i] == n) ei = i;
+    }
+    PK_ASSERT(se == NULL || ei != UINT32_MAX);
+    uint64_t h = zk_path_hash(path);
+    zk_htab_remove_h(&s->nodes, n, h);
+    bool reapable = zk_node_reapable(n);
+    if (reapable) zk_htab_remove_h(&s->reapable, n, h);
+    zk_node *m = pk_malloc(zk_node_size(flags, path.len, data_len));
+    memcpy(m, n, ZK_NODE_HDR);
+    m->flags = flags;
+    if (flags & ZK_NODE_OWNER) zk_node_st64(m->tail, owner);
+    zk_node_put_times(m, zk_node_mzxid(n), zk_node_pzxid(n), zk_node_mtime(n));
+    memcpy(zk_node_path(m), path.ptr, path.len + 1);
+    size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
+    size_t keep = old_len < data_len ? old_len : data_len;
+    if (keep > 0) memcpy(zk_node_data(m), zk_node_data(n), keep);
+    if (data_len < old_len) m->data_len = (int32_t)data_len;
+    free(n);
+    zk_htab_insert_h(&s->nodes, m, h);
+    if (reapable) zk_htab_insert_h(&s->reapable, m, h);
+    if (parent == NULL) s->root = m;
+    else parent->kids[m->pidx] = m;
+    if (se != NULL) se->eph[ei] = m;
+    return m;
+}
+
+/* Sets mzxid, pzxid and mtime, switching the node to the wide layout when they do not fit the narrow one
+ * (the node moves then); returns its address. */
+static zk_node *zk_node_set_times(zk_state *s, zk_node *n, int64_t mzxid, int64_t pzxid, int64_t mtime_ms) {
+    if (!(n->flags & ZK_NODE_WIDE) && !zk_node_fits_narrow(n->czxid, mzxid, pzxid, n->ctime_ms, mtime_ms))
+        n = zk_node_move(s, n, (uint8_t)(n->flags | ZK_NODE_WIDE), n->data_len > 0 ? (size_t)n->data_len : 0);
+    zk_node_put_times(n, mzxid, pzxid, mtime_ms);
+    return n;
+}
+
+/* Creates a node under *parentp (updated if the parent moves); takes over acl's node ref. */
+zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner,
+                        uint64_t zxid, int64_t time_ms) {
+    zk_node *parent = *parentp;
+    uint64_t h = zk_path_hash(path);
+    PK_ASSERT(zk_htab_find(&s->nodes, h, zk_node_eq, &path) == NULL);
+    size_t plen = zk_path_parent_len(path);
+    PK_ASSERT(parent != NULL && parent->path_len == plen && memcmp(zk_node_path(parent), path.ptr, plen) == 0);
+    int64_t f[6] = {(int64_t)zxid, (int64_t)zxid, (int64_t)zxid, time_ms, time_ms, owner};
+    zk_node *n = zk_node_alloc(path, data, acl, f);
+    uint64_t ph = zk_path_hash(zk_node_path_slice(parent));
+    s->digest -= zk_node_fields_digest(parent, ph);
     parent->ccount = (int32_t)((uint32_t)parent->ccount + 1u);
-    parent->pzxid = (int64_t)zxid;
-    s->digest += zk_node_fields_digest(parent);
+    parent = zk_node_set_times(s, parent, zk_node_mzxid(parent), (int64_t)zxid, zk_node_mtime(parent));
+    s->digest += zk_node_fields_digest(parent, ph);
+    *parentp = parent;
     zk_kids_add(parent, n);
-    zk_htab_insert(&s->nodes, n);
-    if (zk_node_reapable(n)) zk_htab_insert(&s->reapable, n);
-    s->digest += zk_node_digest(n);
+    zk_htab_insert_h(&s->nodes, n, h);
+    if (zk_node_reapable(n)) zk_htab_insert_h(&s->reapable, n, h);
+    s->digest += zk_node_digest_h(n, h);
     s->data_size += path.len + data.len;
     if (zk_owner_is_session(owner)) {
         zk_session *se = zk_session_find(s, (uint64_t)owner);
@@ -155,22 +249,24 @@ static void zk_node_free(zk_state *s, zk_node *n) {
     free(n);
 }
 
-/* Deletes a childless node. */
-void zk_tree_delete(zk_state *s, zk_node *n, uint64_t zxid) {
-    PK_ASSERT(n != NULL && n != s->root);
-    PK_ASSERT(n->nkids == 0);
-    zk_node *parent = zk_tree_parent(s, (pk_slice){(const uint8_t *)n->path, n->path_len});
-    PK_ASSERT(parent != NULL);
-    s->digest -= zk_node_fields_digest(parent);
-    if ((int64_t)zxid > parent->pzxid) parent->pzxid = (int64_t)zxid;
-    s->digest += zk_node_fields_digest(parent);
+/* Deletes a childless node of parent. */
+void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid) {
+    PK_ASSERT(n != NULL && n != s->root && parent != NULL);
+    PK_ASSERT(n->nkids == 0 && n->pidx < parent->nkids && parent->kids[n->pidx] == n);
+    uint64_t ph = zk_path_hash(zk_node_path_slice(parent));
+    s->digest -= zk_node_fields_digest(parent, ph);
     zk_kids_remove(parent, n);
-    zk_htab_remove(&s->nodes, n);
-    if (zk_node_reapable(n)) zk_htab_remove(&s->reapable, n);
-    s->digest -= zk_node_digest(n);
+    if ((int64_t)zxid > zk_node_pzxid(parent))
+        parent = zk_node_set_times(s, parent, zk_node_mzxid(parent), (int64_t)zxid, zk_node_mtime(parent));
+    s->digest += zk_node_fields_digest(parent, ph);
+    uint64_t h = zk_path_hash(zk_node_path_slice(n));
+    zk_htab_remove_h(&s->nodes, n, h);
+    if (zk_node_reapable(n)) zk_htab_remove_h(&s->reapable, n, h);
+    s->digest -= zk_node_digest_h(n, h);
     s->data_size -= n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
-    if (zk_owner_is_session(n->owner)) {
-        zk_session *se = zk_session_find(s, (uint64_t)n->owner);
+    int64_t owner = zk_node_owner(n);
+    if (zk_owner_is_session(owner)) {
+        zk_session *se = zk_session_find(s, (uint64_t)owner);
         PK_ASSERT(se != NULL);
         zk_session_remove_eph(se, n);
         s->ephemeral_count--;
@@ -178,73 +274,73 @@ void zk_tree_delete(zk_state *s, zk_node *n, uint64_t zxid) {
     zk_node_free(s, n);
 }
 
-/* Replaces a node's data bytes in place or by reallocating the node, fixing every pointer to it
- * (table slot, parent's kids, session's ephemerals, root). */
+/* Replaces a node's data bytes in place or by moving the node (zk_node_move fixes every pointer to it). */
 zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
     size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
-    if (data.len != old_len) {
-        zk_node *parent = n == s->root ? NULL : zk_tree_parent(s, (pk_slice){(const uint8_t *)n->path, n->path_len});
-        zk_session *se = zk_owner_is_session(n->owner) ? zk_session_find(s, (uint64_t)n->owner) : NULL;
-        uint32_t ei = UINT32_MAX;
-        for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
-            if (se->eph[i] == n) ei = i;
-        }
-        PK_ASSERT(se == NULL || ei != UINT32_MAX);
-        zk_htab_remove(&s->nodes, n);
-        bool reapable = zk_node_reapable(n);
-        if (reapable) zk_htab_remove(&s->reapable, n);
-        bool is_root = n == s->root;
-        n = pk_realloc(n, sizeof(zk_node) + n->path_len + 1 + data.len);
-        zk_htab_insert(&s->nodes, n);
-        if (reapable) zk_htab_insert(&s->reapable, n);
-        if (is_root) s->root = n;
-        if (parent != NULL) parent->kids[n->pidx] = n;
-        if (se != NULL) se->eph[ei] = n;
-    }
+    if (data.len != old_len) n = zk_node_move(s, n, n->flags, data.len);
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
     n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    return n;
+}
+
+/* Sets the six 64-bit stat fields of a linked node (no digest change); returns the (possibly moved) node. */
+zk_node *zk_tree_set_stat64(zk_state *s, zk_node *n, const int64_t f[6]) {
+    PK_ASSERT(n != NULL && f != NULL);
+    uint8_t flags = (uint8_t)(n->flags | (f[5] != 0 ? ZK_NODE_OWNER : 0u) |
+                              (zk_node_fits_narrow(f[0], f[1], f[2], f[3], f[4]) ? 0u : ZK_NODE_WIDE));
+    bool was_reapable = zk_node_reapable(n);
+    if (flags != n->flags) n = zk_node_move(s, n, flags, n->data_len > 0 ? (size_t)n->data_len : 0);
+    PK_ASSERT(!zk_owner_is_session(zk_node_owner(n)) && !zk_owner_is_session(f[5]));
+    uint64_t h = zk_path_hash(zk_node_path_slice(n));
+    if (was_reapable) zk_htab_remove_h(&s->reapable, n, h);
+    n->czxid = f[0];
+    n->ctime_ms = f[3];
+    if (n->flags & ZK_NODE_OWNER) zk_node_st64(n->tail, f[5]);
+    zk_node_put_times(n, f[1], f[2], f[4]);
+    if (zk_node_reapable(n)) zk_htab_insert_h(&s->reapable, n, h);
     return n;
 }
 
 /* Replaces data and bumps version/mzxid/mtime; returns the (possibly moved) node. */
 zk_node *zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
-    s->digest -= zk_node_digest(n);
+    uint64_t h = zk_path_hash(zk_node_path_slice(n));
+    s->digest -= zk_node_digest_h(n, h);
     s->data_size -= n->data_len > 0 ? (uint64_t)n->data_len : 0;
     n = zk_tree_replace_data(s, n, data);
     n->version = zk_version_next(n->version);
-    n->mzxid = (int64_t)zxid;
-    n->mtime_ms = time_ms;
+    n = zk_node_set_times(s, n, (int64_t)zxid, zk_node_pzxid(n), time_ms);
     s->data_size += data.len;
-    s->digest += zk_node_digest(n);
+    s->digest += zk_node_digest_h(n, h);
     return n;
 }
 
 /* Replaces the ACL and bumps aversion. */
 void zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl) {
     PK_ASSERT(n != NULL && acl != NULL);
-    s->digest -= zk_node_fields_digest(n);
+    uint64_t h = zk_path_hash(zk_node_path_slice(n));
+    s->digest -= zk_node_fields_digest(n, h);
     zk_acl_unref(&s->acls, n->acl);
     n->acl = acl;
     n->aversion = zk_version_next(n->aversion);
-    s->digest += zk_node_fields_digest(n);
+    s->digest += zk_node_fields_digest(n, h);
 }
 
 /* Fills the client-visible stat of a node. */
 void zk_node_stat(const zk_node *n, struct wire_stat *st) {
     PK_ASSERT(n != NULL && st != NULL);
     st->czxid = n->czxid;
-    st->mzxid = n->mzxid;
+    st->mzxid = zk_node_mzxid(n);
     st->ctime_ms = n->ctime_ms;
-    st->mtime_ms = n->mtime_ms;
+    st->mtime_ms = zk_node_mtime(n);
     st->version = n->version;
     st->cversion = zk_cversion(n->ccount, n->nkids);
     st->aversion = n->aversion;
-    st->ephemeral_owner = zk_owner_visible(n->owner);
+    st->ephemeral_owner = zk_owner_visible(zk_node_owner(n));
     st->data_length = n->data_len > 0 ? n->data_len : 0;
     st->num_children = (int32_t)n->nkids;
-    st->pzxid = n->pzxid;
+    st->pzxid = zk_node_pzxid(n);
 }
 
 /* Compares a session with an id key. */
@@ -311,7 +407,8 @@ zk_state *zk_state_new_empty(void) {
     zk_acl *acl = zk_acl_intern(&s->acls, pk_buf_slice(&b));
     pk_buf_deinit(&b);
     PK_ASSERT(acl != NULL);
-    s->root = zk_node_alloc(pk_slice_str("/"), jute_empty(), acl);
+    static const int64_t zero[6] = {0, 0, 0, 0, 0, 0};
+    s->root = zk_node_alloc(pk_slice_str("/"), jute_empty(), acl, zero);
     zk_htab_insert(&s->nodes, s->root);
     s->digest = zk_node_digest(s->root);
     return s;
@@ -333,7 +430,9 @@ zk_state *zk_state_new(void) {
         } else {
             acl->node_refs++;
         }
-        zk_node *n = zk_tree_create(s, pk_slice_str(paths[i]), jute_empty(), acl, 0, 0, 0);
+        pk_slice path = pk_slice_str(paths[i]);
+        zk_node *parent = zk_tree_parent(s, path);
+        zk_node *n = zk_tree_create(s, &parent, path, jute_empty(), acl, 0, 0, 0);
         if (i == 2) n->aversion = -1;
     }
     s->root->ccount = 0;
@@ -550,25 +649,29 @@ bool zk_events_readable(const zk_events *e, size_t i, const zk_auth *auth) {
 
 /* Links a loaded node (snapshot) under its existing parent without changing the parent's stat or the digest;
  * returns false when the path is a duplicate, has no parent, or the owner session is missing. */
-bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint) {
-    PK_ASSERT(s != NULL && n != NULL && parent_hint != NULL);
-    pk_slice path = {(const uint8_t *)n->path, n->path_len};
-    if (path.len < 2 || path.ptr[0] != '/' || zk_tree_find(s, path) != NULL) return false;
+bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t *hash_out) {
+    PK_ASSERT(s != NULL && n != NULL && parent_hint != NULL && hash_out != NULL);
+    pk_slice path = zk_node_path_slice(n);
+    if (path.len < 2 || path.ptr[0] != '/') return false;
+    uint64_t h = zk_path_hash(path);
+    *hash_out = h;
+    if (zk_htab_find(&s->nodes, h, zk_node_eq, &path) != NULL) return false;
     /* Siblings arrive together in a snapshot: reuse the previous node's parent when the paths agree. */
     size_t plen = zk_path_parent_len(path);
     zk_node *parent = *parent_hint;
-    if (parent == NULL || parent->path_len != plen || memcmp(parent->path, path.ptr, plen) != 0)
+    if (parent == NULL || parent->path_len != plen || memcmp(zk_node_path(parent), path.ptr, plen) != 0)
         parent = zk_tree_parent(s, path);
     *parent_hint = parent;
-    if (parent == NULL || zk_owner_is_session(parent->owner)) return false;  /* ephemerals have no children */
+    if (parent == NULL || zk_owner_is_session(zk_node_owner(parent))) return false;  /* ephemerals have no children */
     zk_session *se = NULL;
-    if (zk_owner_is_session(n->owner)) {
-        se = zk_session_find(s, (uint64_t)n->owner);
+    int64_t owner = zk_node_owner(n);
+    if (zk_owner_is_session(owner)) {
+        se = zk_session_find(s, (uint64_t)owner);
         if (se == NULL) return false;
     }
     zk_kids_add(parent, n);
-    zk_htab_insert(&s->nodes, n);
-    if (zk_node_reapable(n)) zk_htab_insert(&s->reapable, n);
+    zk_htab_insert_h(&s->nodes, n, h);
+    if (zk_node_reapable(n)) zk_htab_insert_h(&s->reapable, n, h);
     s->data_size += n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
     if (se != NULL) {
         zk_session_add_eph(se, n);
@@ -578,7 +681,9 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint) {
 }
 
 /* Allocates a detached node for loading (fields zero, hash set, data copied). */
-zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl) { return zk_node_alloc(path, data, acl); }
+zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]) {
+    return zk_node_alloc(path, data, acl, f);
+}
 
 /* Pre-sizes the node table. */
 void zk_tree_reserve(zk_state *s, size_t n) { zk_htab_reserve(&s->nodes, n); }

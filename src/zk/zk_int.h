@@ -18,7 +18,9 @@
 #ifndef PK_ZK_INT_H
 #define PK_ZK_INT_H
 
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "zk/zk.h"
 #include "zk/txn.h"
@@ -28,10 +30,12 @@
 /* ---- generic open-addressing pointer table (linear probing, backward-shift deletion) ---- */
 typedef struct zk_htab {
     void **slots;
-    uint16_t *tags; /* top 16 bits of each slot's hash: probes skip most items without touching them */
-    size_t cap;     /* power of two, or 0 */
+    uint32_t *hashes; /* low 32 bits of each occupied slot's hash: the home slot is derived from them
+                       * (multiply-shift), and probes skip most items without touching them */
+    size_t cap;       /* any size >= 16 (load <= 0.85, 0.6 after a growth), or 0 */
     size_t count;
-    uint64_t (*hash_of)(const void *item);
+    uint64_t (*hash_of)(const void *item); /* only zk_htab_insert / zk_htab_remove call it (a node's
+                                              * hash_of rehashes its path); growth and removal shifts never do */
 } zk_htab;
 
 /* Initializes an empty table whose items report their hash through hash_of. */
@@ -42,9 +46,13 @@ void zk_htab_deinit(zk_htab *t);
 void *zk_htab_find(const zk_htab *t, uint64_t h, bool (*eq)(const void *item, const void *key), const void *key);
 /* Inserts an item (its key must not be present). */
 void zk_htab_insert(zk_htab *t, void *item);
+/* Inserts an item whose hash_of is h (saves recomputing it). */
+void zk_htab_insert_h(zk_htab *t, void *item, uint64_t h);
 /* Removes exactly this item (must be present). */
 void zk_htab_remove(zk_htab *t, const void *item);
-/* Grows the table so that n items fit without rehashing. */
+/* Removes exactly this item, whose hash_of is h (must be present). */
+void zk_htab_remove_h(zk_htab *t, const void *item, uint64_t h);
+/* Grows the table so that n items fit at load 3/4 (an exact reservation). */
 void zk_htab_reserve(zk_htab *t, size_t n);
 
 /* ---- ACL lists ---- */
@@ -94,25 +102,73 @@ size_t zk_path_parent_len(pk_slice path);
 /* Hash of a path as used by every path-keyed table. */
 static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, path.len, 0x7a6b5f7061746821ull); }
 
-/* ---- nodes ---- */
+/* ---- nodes ----
+ * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 73-byte header, then a tail
+ * whose first fields are present only when the header's flags say so:
+ *   [owner i64 if ZK_NODE_OWNER] [mzxid pzxid mtime i64 x 3 if ZK_NODE_WIDE] path NUL [data]
+ * Without ZK_NODE_OWNER the owner is 0. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d and
+ * pzxid = czxid + pzxid_d (unsigned 32-bit deltas) and mtime = ctime + mtime_d (signed 32-bit); a value
+ * that does not fit switches the node to the wide layout, which moves it (zk_tree_* return the new
+ * address and fix every pointer the state holds to it: table slots, parent's kids, session's
+ * ephemerals, root). Tail fields are unaligned: always read and written through the accessors below.
+ * The node does not cache its path hash: it is recomputed from the path (zk_path_hash) when needed. */
+#define ZK_NODE_OWNER 0x01u
+#define ZK_NODE_WIDE 0x02u
+
 typedef struct zk_node {
-    uint64_t hash;            /* zk_path_hash(path) */
     zk_acl *acl;              /* interned, node_refs held */
     struct zk_node **kids;    /* children; capacity: 0 when nkids == 0, else >= max(2, pow2 ceiling of nkids) */
-    int64_t czxid, mzxid, pzxid;
-    int64_t ctime_ms, mtime_ms;
-    int64_t owner;            /* ephemeral owner (raw: container INT64_MIN, TTL 0xFF<<56|ttl, session id) */
+    int64_t czxid;
+    int64_t ctime_ms;
+    uint32_t mzxid_d, pzxid_d; /* narrow layout: mzxid - czxid, pzxid - czxid (mod 2^64, < 2^32) */
+    int32_t mtime_d;          /* narrow layout: mtime - ctime */
     int32_t data_len;         /* -1 = null */
     int32_t version, aversion;
     int32_t ccount;           /* child create counter (cversion reported as 2*ccount - nkids) */
     uint32_t nkids;
     uint32_t pidx;            /* index in parent's kids */
     uint32_t path_len;
-    char path[];              /* NUL-terminated path, then data_len (if > 0) data bytes, in the same allocation */
+    uint8_t flags;            /* ZK_NODE_OWNER | ZK_NODE_WIDE: which optional tail fields are present */
+    uint8_t tail[];           /* see above */
 } zk_node;
 
+/* Bytes of a node's header (the tail starts here; sizeof would include padding). */
+#define ZK_NODE_HDR offsetof(zk_node, tail)
+
+/* Bytes of the optional tail fields for the given flags. */
+static inline size_t zk_node_opt_len(uint8_t flags) {
+    return ((flags & ZK_NODE_OWNER) ? 8u : 0u) + ((flags & ZK_NODE_WIDE) ? 24u : 0u);
+}
+/* Reads a native int64 from an unaligned address. */
+static inline int64_t zk_node_ld64(const uint8_t *p) {
+    int64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+/* The node's NUL-terminated full path. */
+static inline char *zk_node_path(const zk_node *n) { return (char *)(uintptr_t)(n->tail + zk_node_opt_len(n->flags)); }
+/* The node's path as a slice. */
+static inline pk_slice zk_node_path_slice(const zk_node *n) { return (pk_slice){(const uint8_t *)zk_node_path(n), n->path_len}; }
 /* The node's data bytes (stored right after the path's NUL). */
-static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(n->path + n->path_len + 1); }
+static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(zk_node_path(n) + n->path_len + 1); }
+/* The raw owner (0 when absent). */
+static inline int64_t zk_node_owner(const zk_node *n) { return (n->flags & ZK_NODE_OWNER) ? zk_node_ld64(n->tail) : 0; }
+/* The wide field i (0 mzxid, 1 pzxid, 2 mtime) of a wide node. */
+static inline int64_t zk_node_wide(const zk_node *n, size_t i) {
+    return zk_node_ld64(n->tail + ((n->flags & ZK_NODE_OWNER) ? 8u : 0u) + 8u * i);
+}
+/* Last modification zxid. */
+static inline int64_t zk_node_mzxid(const zk_node *n) {
+    return (n->flags & ZK_NODE_WIDE) ? zk_node_wide(n, 0) : (int64_t)((uint64_t)n->czxid + n->mzxid_d);
+}
+/* Zxid of the last child create/delete. */
+static inline int64_t zk_node_pzxid(const zk_node *n) {
+    return (n->flags & ZK_NODE_WIDE) ? zk_node_wide(n, 1) : (int64_t)((uint64_t)n->czxid + n->pzxid_d);
+}
+/* Last modification time. */
+static inline int64_t zk_node_mtime(const zk_node *n) {
+    return (n->flags & ZK_NODE_WIDE) ? zk_node_wide(n, 2) : (int64_t)((uint64_t)n->ctime_ms + (uint64_t)(int64_t)n->mtime_d);
+}
 
 #define ZK_OWNER_CONTAINER INT64_MIN
 #define ZK_OWNER_TTL_MASK 0xFF00000000000000ull
@@ -158,11 +214,13 @@ struct zk_state_s {
 zk_node *zk_tree_find(const zk_state *s, pk_slice path);
 /* Finds the parent of a non-root path. */
 zk_node *zk_tree_parent(const zk_state *s, pk_slice path);
-/* Creates a node under an existing parent (no checks beyond asserts); acl's node_ref is taken over. */
-zk_node *zk_tree_create(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner, uint64_t zxid,
-                        int64_t time_ms);
-/* Deletes a childless node, updating parent pzxid and the session's ephemerals. */
-void zk_tree_delete(zk_state *s, zk_node *n, uint64_t zxid);
+/* Creates a node under *parentp, the existing parent of path (no checks beyond asserts); acl's node_ref is
+ * taken over. The parent may move (its pzxid changes): *parentp is updated. */
+zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner,
+                        uint64_t zxid, int64_t time_ms);
+/* Deletes a childless node n of parent, updating parent's pzxid (the parent may move) and the session's
+ * ephemerals. */
+void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid);
 /* Replaces a node's data, bumping version, mzxid and mtime; the node may move: returns its new address. */
 zk_node *zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms);
 /* Replaces a node's ACL (takes over acl's node_ref), bumping aversion. */
@@ -177,16 +235,22 @@ zk_session *zk_session_add(zk_state *s, uint64_t id, int32_t timeout_ms, const u
 void zk_session_remove(zk_state *s, zk_session *se);
 /* Digest contribution of a node. */
 uint64_t zk_node_digest(const zk_node *n);
+/* Digest contribution of a node whose path hash (zk_path_hash) is h. */
+uint64_t zk_node_digest_h(const zk_node *n, uint64_t h);
 /* Digest contribution of a session. */
 uint64_t zk_session_digest(const zk_session *se);
-/* Links a snapshot-loaded node under its parent (no stat/digest changes); false if it does not fit. */
-bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint);
+/* Links a snapshot-loaded node under its parent (no stat/digest changes); false if it does not fit.
+ * *hash_out receives the node's path hash. */
+bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t *hash_out);
 /* Replaces a node's data bytes only (no stat/digest change; the node may move): returns its new address. */
 zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data);
+/* Sets the six 64-bit stat fields f = {czxid, mzxid, pzxid, ctime, mtime, owner} of a linked node without
+ * digest changes (snapshot load of "/"); the node may move: returns its new address. */
+zk_node *zk_tree_set_stat64(zk_state *s, zk_node *n, const int64_t f[6]);
 /* Pre-sizes the node table for n nodes (snapshot load). */
 void zk_tree_reserve(zk_state *s, size_t n);
-/* Allocates a detached node (stat zero) for loading. */
-zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl);
+/* Allocates a detached node for loading with f = {czxid, mzxid, pzxid, ctime, mtime, owner} (other stat zero). */
+zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]);
 /* Frees a detached node, dropping its ACL ref. */
 void zk_tree_free_node(zk_state *s, zk_node *n);
 /* Creates an empty state with only "/" (no /zookeeper nodes; used by deserialize). */
