@@ -115,7 +115,7 @@ static const char *zk_snap_read_node(jute_reader *r, zk_state *s, zk_acl **acls,
         s->data_size += data.len;
         n = zk_tree_set_stat64(s, n, f);
     } else {
-        n = zk_tree_alloc_node(path, data, NULL, f);
+        n = zk_tree_alloc_node(s, path, data, NULL, f);
     }
     n->acl = acls[ai];
     acls[ai]->node_refs++;

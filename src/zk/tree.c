@@ -100,11 +100,11 @@ static size_t zk_node_size(uint8_t flags, size_t path_len, size_t data_len) {
 
 /* Allocates a detached node: path, data, acl and the six 64-bit stat fields f = {czxid, mzxid, pzxid,
  * ctime, mtime, owner} (the layout is chosen from them); other stat fields zero. */
-static zk_node *zk_node_alloc(pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]) {
+static zk_node *zk_node_alloc(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]) {
     PK_ASSERT(path.len > 0 && path.len < UINT32_MAX);
     PK_ASSERT(data.len <= INT32_MAX);
     uint8_t flags = (uint8_t)((f[5] != 0 ? ZK_NODE_OWNER : 0u) | (zk_node_fits_narrow(f[0], f[1], f[2], f[3], f[4]) ? 0u : ZK_NODE_WIDE));
-    zk_node *n = pk_malloc(zk_node_size(flags, path.len, data.len));
+    zk_node *n = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data.len));
     memset(n, 0, ZK_NODE_HDR);
     n->flags = flags;
     n->czxid = f[0];
@@ -184,7 +184,7 @@ static zk_node *zk_node_move(zk_state *s, zk_node *n, uint8_t flags, size_t data
     zk_htab_remove_h(&s->nodes, n, h);
     bool reapable = zk_node_reapable(n);
     if (reapable) zk_htab_remove_h(&s->reapable, n, h);
-    zk_node *m = pk_malloc(zk_node_size(flags, path.len, data_len));
+    zk_node *m = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data_len));
     memcpy(m, n, ZK_NODE_HDR);
     m->flags = flags;
     if (flags & ZK_NODE_OWNER) zk_node_st64(m->tail, owner);
@@ -194,7 +194,7 @@ static zk_node *zk_node_move(zk_state *s, zk_node *n, uint8_t flags, size_t data
     size_t keep = old_len < data_len ? old_len : data_len;
     if (keep > 0) memcpy(zk_node_data(m), zk_node_data(n), keep);
     if (data_len < old_len) m->data_len = (int32_t)data_len;
-    free(n);
+    zk_slab_free(&s->slab, n, zk_node_size(n->flags, path.len, old_len));
     zk_htab_insert_h(&s->nodes, m, h);
     if (reapable) zk_htab_insert_h(&s->reapable, m, h);
     if (parent == NULL) s->root = m;
@@ -221,7 +221,7 @@ zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice 
     size_t plen = zk_path_parent_len(path);
     PK_ASSERT(parent != NULL && parent->path_len == plen && memcmp(zk_node_path(parent), path.ptr, plen) == 0);
     int64_t f[6] = {(int64_t)zxid, (int64_t)zxid, (int64_t)zxid, time_ms, time_ms, owner};
-    zk_node *n = zk_node_alloc(path, data, acl, f);
+    zk_node *n = zk_node_alloc(s, path, data, acl, f);
     uint64_t ph = zk_path_hash(zk_node_path_slice(parent));
     s->digest -= zk_node_fields_digest(parent, ph);
     parent->ccount = (int32_t)((uint32_t)parent->ccount + 1u);
@@ -242,11 +242,11 @@ zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice 
     return n;
 }
 
-/* Frees a detached node. */
-static void zk_node_free(zk_state *s, zk_node *n) {
-    if (n->acl != NULL) zk_acl_unref(s ? &s->acls : NULL, n->acl);
+/* Frees a detached node; acls is the intern table to drop its ACL reference from (NULL: do not drop it). */
+static void zk_node_free(zk_state *s, zk_htab *acls, zk_node *n) {
+    if (n->acl != NULL && acls != NULL) zk_acl_unref(acls, n->acl);
     free(n->kids);
-    free(n);
+    zk_slab_free(&s->slab, n, zk_node_size(n->flags, n->path_len, n->data_len > 0 ? (size_t)n->data_len : 0));
 }
 
 /* Deletes a childless node of parent. */
@@ -271,7 +271,7 @@ void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid) {
         zk_session_remove_eph(se, n);
         s->ephemeral_count--;
     }
-    zk_node_free(s, n);
+    zk_node_free(s, &s->acls, n);
 }
 
 /* Replaces a node's data bytes in place or by moving the node (zk_node_move fixes every pointer to it). */
@@ -396,6 +396,7 @@ void zk_session_each(const zk_state *s, void (*fn)(void *ctx, uint64_t session_i
 /* Creates a state holding only "/" (world:anyone ALL, empty data). */
 zk_state *zk_state_new_empty(void) {
     zk_state *s = pk_calloc(1, sizeof *s);
+    zk_slab_init(&s->slab);
     zk_htab_init(&s->nodes, zk_node_hash_of);
     zk_htab_init(&s->reapable, zk_node_hash_of);
     zk_htab_init(&s->acls, zk_acl_hash_of);
@@ -408,7 +409,7 @@ zk_state *zk_state_new_empty(void) {
     pk_buf_deinit(&b);
     PK_ASSERT(acl != NULL);
     static const int64_t zero[6] = {0, 0, 0, 0, 0, 0};
-    s->root = zk_node_alloc(pk_slice_str("/"), jute_empty(), acl, zero);
+    s->root = zk_node_alloc(s, pk_slice_str("/"), jute_empty(), acl, zero);
     zk_htab_insert(&s->nodes, s->root);
     s->digest = zk_node_digest(s->root);
     return s;
@@ -450,7 +451,7 @@ void zk_state_free(zk_state *s) {
         if (n != NULL) {
             zk_acl_unref(NULL, n->acl);
             n->acl = NULL;
-            zk_node_free(NULL, n);
+            zk_node_free(s, NULL, n);
         }
     }
     for (size_t i = 0; i < s->sessions.cap; i++) {
@@ -464,6 +465,7 @@ void zk_state_free(zk_state *s) {
     zk_htab_deinit(&s->reapable);
     zk_htab_deinit(&s->acls);
     zk_htab_deinit(&s->sessions);
+    zk_slab_deinit(&s->slab);
     free(s);
 }
 
@@ -681,12 +683,12 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t 
 }
 
 /* Allocates a detached node for loading (fields zero, hash set, data copied). */
-zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]) {
-    return zk_node_alloc(path, data, acl, f);
+zk_node *zk_tree_alloc_node(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]) {
+    return zk_node_alloc(s, path, data, acl, f);
 }
 
 /* Pre-sizes the node table. */
 void zk_tree_reserve(zk_state *s, size_t n) { zk_htab_reserve(&s->nodes, n); }
 
 /* Frees a detached node (load failure). */
-void zk_tree_free_node(zk_state *s, zk_node *n) { zk_node_free(s, n); }
+void zk_tree_free_node(zk_state *s, zk_node *n) { zk_node_free(s, &s->acls, n); }

@@ -55,6 +55,32 @@ void zk_htab_remove_h(zk_htab *t, const void *item, uint64_t h);
 /* Grows the table so that n items fit at load 3/4 (an exact reservation). */
 void zk_htab_reserve(zk_htab *t, size_t n);
 
+/* ---- node allocator ----
+ * Blocks up to ZK_SLAB_MAX_BLOCK bytes are carved in 8-byte steps from chunks (4 KiB doubling to 1 MiB)
+ * with no per-block header, and recycled through one LIFO free list per size (memory is never given
+ * back to malloc before zk_slab_deinit). Larger blocks go to malloc. The caller passes the block's size
+ * to zk_slab_free. Under ASan free and unused bytes are poisoned. */
+#define ZK_SLAB_MAX_BLOCK 2048u
+
+typedef struct zk_slab {
+    void *free[ZK_SLAB_MAX_BLOCK / 8u + 1u]; /* free[r / 8]: free blocks of r bytes (next pointer first) */
+    uint8_t *cur;          /* unused rest of the newest chunk */
+    size_t cur_left;
+    uint8_t **chunks;
+    size_t *chunk_sizes;
+    size_t nchunks;
+    size_t free_bytes;     /* bytes on the free lists */
+} zk_slab;
+
+/* Initializes an empty allocator. */
+void zk_slab_init(zk_slab *a);
+/* Frees every chunk (blocks larger than ZK_SLAB_MAX_BLOCK must have been freed with zk_slab_free). */
+void zk_slab_deinit(zk_slab *a);
+/* Allocates n > 0 bytes, 8-byte aligned. */
+void *zk_slab_alloc(zk_slab *a, size_t n);
+/* Frees a block allocated with n bytes. */
+void zk_slab_free(zk_slab *a, void *p, size_t n);
+
 /* ---- ACL lists ---- */
 typedef struct zk_acl_entry {
     int32_t perms;
@@ -199,6 +225,7 @@ typedef struct zk_session {
 } zk_session;
 
 struct zk_state_s {
+    zk_slab slab;       /* every node's memory */
     zk_htab nodes;
     zk_htab reapable;   /* the container and TTL nodes (a subset of nodes): what the reaper scans */
     zk_htab acls;
@@ -250,7 +277,7 @@ zk_node *zk_tree_set_stat64(zk_state *s, zk_node *n, const int64_t f[6]);
 /* Pre-sizes the node table for n nodes (snapshot load). */
 void zk_tree_reserve(zk_state *s, size_t n);
 /* Allocates a detached node for loading with f = {czxid, mzxid, pzxid, ctime, mtime, owner} (other stat zero). */
-zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]);
+zk_node *zk_tree_alloc_node(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]);
 /* Frees a detached node, dropping its ACL ref. */
 void zk_tree_free_node(zk_state *s, zk_node *n);
 /* Creates an empty state with only "/" (no /zookeeper nodes; used by deserialize). */

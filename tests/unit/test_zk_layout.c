@@ -297,3 +297,40 @@ Test(zk_layout, htab_clusters_wraparound_and_growth) {
     cr_assert(h.cap >= 1000 * 4 / 3);
     zk_htab_deinit(&h);
 }
+
+Test(zk_layout, slab_sizes_reuse_and_large_blocks) {
+    enum { N = 4000 };
+    static uint8_t *p[N];
+    static size_t sz[N];
+    zk_slab a;
+    zk_slab_init(&a);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            if (p[i] != NULL) { /* contents intact, then free */
+                for (size_t k = 0; k < sz[i]; k++) cr_assert_eq(p[i][k], (uint8_t)(i + k), "block %d byte %zu", i, k);
+                if ((i + round) % 2 == 0) {
+                    zk_slab_free(&a, p[i], sz[i]);
+                    p[i] = NULL;
+                }
+                continue;
+            }
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            sz[i] = i % 97 == 0 ? ZK_SLAB_MAX_BLOCK + 1 + x % 5000 : 1 + x % 300; /* some go to malloc */
+            p[i] = zk_slab_alloc(&a, sz[i]);
+            cr_assert_eq((uintptr_t)p[i] % 8, 0);
+            for (size_t k = 0; k < sz[i]; k++) p[i][k] = (uint8_t)(i + k);
+        }
+    }
+    size_t before = a.nchunks;
+    for (int i = 0; i < N; i++) { /* free everything, then the same sizes fit without new chunks */
+        if (p[i] != NULL) zk_slab_free(&a, p[i], sz[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        p[i] = zk_slab_alloc(&a, sz[i]);
+        memset(p[i], 0xAB, sz[i]);
+    }
+    cr_assert_eq(a.nchunks, before, "freed blocks are reused by same-size allocations");
+    for (int i = 0; i < N; i++) zk_slab_free(&a, p[i], sz[i]);
+    zk_slab_deinit(&a);
+}
