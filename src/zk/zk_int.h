@@ -1,10 +1,13 @@
 /* zk internals shared by the files of src/zk (not part of the public contract; include zk.h instead).
  *
  * Layout of the replicated state:
- *  - Nodes live in one open-addressing hash table keyed by full path (zk_htab, hash = pk_hash64(path)).
- *    Each node is ONE allocation (struct + NUL-terminated path); data is a second allocation (NULL when
- *    the data is null or empty). Children are a vector of node pointers in the parent; every child
- *    knows its index there (pidx), so removal is O(1) (swap with the last).
+ *  - Nodes live in one open-addressing hash table keyed by full path (zk_htab, hash = zk_path_hash(path),
+ *    stored as 32 bits beside each slot; the node itself does not cache it). Each node is ONE block of
+ *    the state's slab (zk_slab): the compact header, optional owner/wide stat fields, the NUL-terminated
+ *    path and the data bytes (see "nodes" below). Children are a vector of node pointers in the parent;
+ *    every child knows its index there (pidx), so removal is O(1) (swap with the last). A node that
+ *    changes size (data length, narrow -> wide) moves; zk_node_move re-points the table slots, the
+ *    parent's kids entry, the session's ephemeral entry and root, the only pointers the state keeps.
  *  - ACL lists are interned (refcounted, like ZooKeeper's ReferenceCountedACLCache). A list is stored
  *    as its jute vector<ACL> bytes ("blob") plus decoded entries pointing into the blob. node_refs counts
  *    nodes (and prep overlay entries) using it; ext_refs counts zk_events holding it. A list is in the
