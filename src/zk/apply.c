@@ -113,8 +113,8 @@ static int32_t zk_apply_delete(zk_state *s, const zk_txn_header *h, const zk_txn
     if (zk_path_special(op->path)) return ZK_ERR_BAD_ARGUMENTS;
     zk_node *n = zk_tree_find(s, op->path);
     if (n == NULL) return ZK_ERR_NO_NODE;
-    if (op->type == ZK_TXN_DELETE && op->version != -1 && op->version != n->version) return ZK_ERR_BAD_VERSION;
-    if (n->nkids > 0) return ZK_ERR_NOT_EMPTY;
+    if (op->type == ZK_TXN_DELETE && op->version != -1 && op->version != zk_node_version(n)) return ZK_ERR_BAD_VERSION;
+    if (zk_node_nkids(n) > 0) return ZK_ERR_NOT_EMPTY;
     zk_apply_delete_node(s, n, h->zxid, ev);
     return ZK_ERR_OK;
 }
@@ -124,7 +124,7 @@ static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn
                                zk_events *ev) {
     zk_node *n = zk_tree_find(s, op->path);
     if (n == NULL) return ZK_ERR_NO_NODE;
-    int32_t cur = op->type == ZK_TXN_SET_ACL ? n->aversion : n->version;
+    int32_t cur = op->type == ZK_TXN_SET_ACL ? zk_node_aversion(n) : zk_node_version(n);
     if (op->version != -1 && op->version != cur) return ZK_ERR_BAD_VERSION;
     if (op->type == ZK_TXN_SET_DATA) {
         n = zk_tree_set_data(s, n, op->data, h->zxid, h->time_ms);
@@ -132,7 +132,7 @@ static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn
     } else if (op->type == ZK_TXN_SET_ACL) {
         zk_acl *acl = zk_acl_intern(&s->acls, op->acl);
         PK_ASSERT(acl != NULL);
-        zk_tree_set_acl(s, n, acl);
+        n = zk_tree_set_acl(s, n, acl);
     }
     if (reply != NULL && op->type != ZK_TXN_CHECK) zk_reply_stat(reply, n);
     return ZK_ERR_OK;
@@ -152,7 +152,7 @@ static int32_t zk_apply_close_session(zk_state *s, const zk_txn_header *h, zk_ev
     if (n > 0) memcpy(v, se->eph, n * sizeof(zk_node *));
     qsort(v, n, sizeof(zk_node *), zk_node_path_cmp);
     for (uint32_t i = 0; i < n; i++) {
-        PK_ASSERT(v[i]->nkids == 0);
+        PK_ASSERT(zk_node_nkids(v[i]) == 0);
         zk_apply_delete_node(s, v[i], h->zxid, ev);
     }
     free(v);

@@ -114,7 +114,7 @@ void zk_prep_view(zk_prep *p, const zk_state *s, pk_slice path, zk_view *v) {
     memset(v, 0, sizeof *v);
     const zk_node *n = zk_tree_find(s, path);
     if (n == NULL) return;
-    *v = (zk_view){true, n->version, n->aversion, n->ccount, n->nkids, zk_node_owner(n),
+    *v = (zk_view){true, zk_node_version(n), zk_node_aversion(n), zk_node_ccount(n), zk_node_nkids(n), zk_node_owner(n),
                    (pk_slice){n->acl->blob, n->acl->blob_len}, n->acl};
 }
 

@@ -33,8 +33,10 @@ zk_node *zk_tree_parent(const zk_state *s, pk_slice path) {
 /* Digest contribution of the node's fixed fields (path, stat, acl); h is zk_path_hash of its path. */
 static uint64_t zk_node_fields_digest(const zk_node *n, uint64_t h) {
     uint8_t b[11 * 8];
-    int64_t f[11] = {n->czxid, zk_node_mzxid(n), zk_node_pzxid(n), n->ctime_ms, zk_node_mtime(n), zk_node_owner(n),
-                     n->version, n->aversion, n->ccount, n->data_len, (int64_t)(n->acl ? n->acl->hash : 0)};
+    zk_node_vals v;
+    zk_node_get(n, &v);
+    int64_t f[11] = {n->czxid, v.mzxid, v.pzxid, n->ctime_ms, v.mtime_ms, v.owner,
+                     v.version, v.aversion, v.ccount, n->data_len, (int64_t)(n->acl ? n->acl->hash : 0)};
     for (size_t i = 0; i < 11; i++) pk_put_u64(b + 8 * i, (uint64_t)f[i]);
     return pk_hash64(b, sizeof b, h);
 }
@@ -67,30 +69,55 @@ static bool zk_node_reapable(const zk_node *n) {
 }
 
 /* True when mzxid, pzxid and mtime are representable as deltas from czxid / ctime (the narrow layout). */
-static bool zk_node_fits_narrow(int64_t czxid, int64_t mzxid, int64_t pzxid, int64_t ctime_ms, int64_t mtime_ms) {
-    int32_t dt = (int32_t)(uint32_t)((uint64_t)mtime_ms - (uint64_t)ctime_ms);
-    return (uint64_t)mzxid - (uint64_t)czxid <= UINT32_MAX && (uint64_t)pzxid - (uint64_t)czxid <= UINT32_MAX &&
-           (uint64_t)ctime_ms + (uint64_t)(int64_t)dt == (uint64_t)mtime_ms;
+static bool zk_node_fits_narrow(int64_t czxid, int64_t ctime_ms, const zk_node_vals *v) {
+    int32_t dt = (int32_t)(uint32_t)((uint64_t)v->mtime_ms - (uint64_t)ctime_ms);
+    return (uint64_t)v->mzxid - (uint64_t)czxid <= UINT32_MAX && (uint64_t)v->pzxid - (uint64_t)czxid <= UINT32_MAX &&
+           (uint64_t)ctime_ms + (uint64_t)(int64_t)dt == (uint64_t)v->mtime_ms;
+}
+
+/* The tail sections a node with these values needs (see zk_node in zk_int.h). */
+static uint8_t zk_node_need(int64_t czxid, int64_t ctime_ms, const zk_node_vals *v) {
+    unsigned f = 0;
+    bool wide = !zk_node_fits_narrow(czxid, ctime_ms, v);
+    if (v->owner != 0) f |= ZK_NODE_OWNER;
+    if (wide) f |= ZK_NODE_WIDE;
+    if (v->version != 0 || (!wide && (v->mzxid != czxid || v->mtime_ms != ctime_ms))) f |= ZK_NODE_MOD;
+    if (v->nkids != 0 || v->ccount != 0 || (!wide && v->pzxid != czxid)) f |= ZK_NODE_PAR;
+    if (v->aversion != 0) f |= ZK_NODE_AVER;
+    PK_ASSERT(v->nkids != 0 || v->kids == NULL);
+    return (uint8_t)f;
 }
 
 /* Stores an int64 at an unaligned address. */
 static void zk_node_st64(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
+/* Stores an int32 at an unaligned address. */
+static void zk_node_st32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
 
-/* Writes mzxid, pzxid and mtime into a node whose layout can hold them (wide, or narrow and they fit). */
-static void zk_node_put_times(zk_node *n, int64_t mzxid, int64_t pzxid, int64_t mtime_ms) {
-    if (n->flags & ZK_NODE_WIDE) {
-        uint8_t *w = n->tail + ((n->flags & ZK_NODE_OWNER) ? 8u : 0u);
-        zk_node_st64(w, mzxid);
-        zk_node_st64(w + 8, pzxid);
-        zk_node_st64(w + 16, mtime_ms);
-        n->mzxid_d = n->pzxid_d = 0;
-        n->mtime_d = 0;
-    } else {
-        PK_ASSERT(zk_node_fits_narrow(n->czxid, mzxid, pzxid, n->ctime_ms, mtime_ms));
-        n->mzxid_d = (uint32_t)((uint64_t)mzxid - (uint64_t)n->czxid);
-        n->pzxid_d = (uint32_t)((uint64_t)pzxid - (uint64_t)n->czxid);
-        n->mtime_d = (int32_t)(uint32_t)((uint64_t)mtime_ms - (uint64_t)n->ctime_ms);
+/* Writes every tail field into the node's sections (its flags and czxid/ctime are final and hold v). */
+static void zk_node_pack(zk_node *n, const zk_node_vals *v) {
+    PK_ASSERT((zk_node_need(n->czxid, n->ctime_ms, v) & ~n->flags) == 0);
+    bool wide = (n->flags & ZK_NODE_WIDE) != 0;
+    if (n->flags & ZK_NODE_OWNER) zk_node_st64(zk_node_sec(n, ZK_NODE_OWNER), v->owner);
+    if (wide) {
+        uint8_t *w = zk_node_sec(n, ZK_NODE_WIDE);
+        zk_node_st64(w, v->mzxid);
+        zk_node_st64(w + 8, v->pzxid);
+        zk_node_st64(w + 16, v->mtime_ms);
     }
+    if (n->flags & ZK_NODE_MOD) {
+        uint8_t *m = zk_node_sec(n, ZK_NODE_MOD);
+        zk_node_st32(m, v->version);
+        zk_node_st32(m + 4, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mzxid - (uint64_t)n->czxid));
+        zk_node_st32(m + 8, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mtime_ms - (uint64_t)n->ctime_ms));
+    }
+    if (n->flags & ZK_NODE_PAR) {
+        uint8_t *q = zk_node_sec(n, ZK_NODE_PAR);
+        memcpy(q, &v->kids, sizeof v->kids);
+        zk_node_st32(q + sizeof(void *), (int32_t)v->nkids);
+        zk_node_st32(q + sizeof(void *) + 4u, v->ccount);
+        zk_node_st32(q + sizeof(void *) + 8u, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->pzxid - (uint64_t)n->czxid));
+    }
+    if (n->flags & ZK_NODE_AVER) zk_node_st32(zk_node_sec(n, ZK_NODE_AVER), v->aversion);
 }
 
 /* Allocation size of a node with the given layout flags, path length and data length. */
@@ -98,50 +125,32 @@ static size_t zk_node_size(uint8_t flags, size_t path_len, size_t data_len) {
     return ZK_NODE_HDR + zk_node_opt_len(flags) + path_len + 1 + data_len;
 }
 
-/* Allocates a detached node: path, data, acl and the six 64-bit stat fields f = {czxid, mzxid, pzxid,
- * ctime, mtime, owner} (the layout is chosen from them); other stat fields zero. */
-static zk_node *zk_node_alloc(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]) {
+/* Bytes of a node's block. */
+static size_t zk_node_block_len(const zk_node *n) {
+    return zk_node_size(n->flags, n->path_len, n->data_len > 0 ? (size_t)n->data_len : 0);
+}
+
+/* Allocates a detached node: path, data, acl, czxid, ctime and the tail fields v (the layout is the
+ * smallest that holds them). */
+static zk_node *zk_node_alloc(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
+                              const zk_node_vals *v) {
     PK_ASSERT(path.len > 0 && path.len < UINT32_MAX);
     PK_ASSERT(data.len <= INT32_MAX);
-    uint8_t flags = (uint8_t)((f[5] != 0 ? ZK_NODE_OWNER : 0u) | (zk_node_fits_narrow(f[0], f[1], f[2], f[3], f[4]) ? 0u : ZK_NODE_WIDE));
+    uint8_t flags = zk_node_need(czxid, ctime_ms, v);
     zk_node *n = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data.len));
     memset(n, 0, ZK_NODE_HDR);
     n->flags = flags;
-    n->czxid = f[0];
-    n->ctime_ms = f[3];
-    if (flags & ZK_NODE_OWNER) zk_node_st64(n->tail, f[5]);
-    zk_node_put_times(n, f[1], f[2], f[4]);
+    n->czxid = czxid;
+    n->ctime_ms = ctime_ms;
+    n->path_len = (uint32_t)path.len;
+    zk_node_pack(n, v);
     char *p = zk_node_path(n);
     memcpy(p, path.ptr, path.len);
     p[path.len] = 0;
-    n->path_len = (uint32_t)path.len;
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
     n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     n->acl = acl;
     return n;
-}
-
-/* Appends child to parent's children vector. */
-static void zk_kids_add(zk_node *parent, zk_node *child) {
-    uint32_t k = parent->nkids;
-    PK_ASSERT(k < UINT32_MAX / 2);
-    if (k == 0 || (k >= 2 && (k & (k - 1)) == 0)) {  /* capacity invariant: see zk_node.kids */
-        parent->kids = pk_realloc(parent->kids, (k == 0 ? 2 : 2 * (size_t)k) * sizeof(zk_node *));
-    }
-    child->pidx = parent->nkids;
-    parent->kids[parent->nkids++] = child;
-}
-
-/* Removes child from parent's children vector (swap with last). */
-static void zk_kids_remove(zk_node *parent, zk_node *child) {
-    PK_ASSERT(child->pidx < parent->nkids && parent->kids[child->pidx] == child);
-    zk_node *last = parent->kids[--parent->nkids];
-    parent->kids[child->pidx] = last;
-    last->pidx = child->pidx;
-    if (parent->nkids == 0) {
-        free(parent->kids);
-        parent->kids = NULL;
-    }
 }
 
 /* Adds an ephemeral to its session's vector. */
@@ -165,16 +174,17 @@ static void zk_session_remove_eph(zk_session *se, zk_node *n) {
     PK_PANIC("ephemeral %s not in its session", zk_node_path(n));
 }
 
-/* Moves a linked node to a new allocation with layout flags (a superset of its current ones) and room for
+/* Moves a linked node to a new block with layout flags (a superset of its current ones) and room for
  * data_len data bytes (the old data is kept up to that length), fixing every pointer the state holds to it:
  * table slots, parent's kids, session's ephemerals, root. Returns the new address. */
 static zk_node *zk_node_move(zk_state *s, zk_node *n, uint8_t flags, size_t data_len) {
     PK_ASSERT((flags & n->flags) == n->flags && data_len <= INT32_MAX);
     pk_slice path = zk_node_path_slice(n);
     zk_node *parent = n == s->root ? NULL : zk_tree_parent(s, path);
-    PK_ASSERT(n == s->root || (parent != NULL && parent->kids[n->pidx] == n));
-    int64_t owner = zk_node_owner(n);
-    zk_session *se = zk_owner_is_session(owner) ? zk_session_find(s, (uint64_t)owner) : NULL;
+    PK_ASSERT(n == s->root || (parent != NULL && n->pidx < zk_node_nkids(parent) && zk_node_kids(parent)[n->pidx] == n));
+    zk_node_vals v;
+    zk_node_get(n, &v);
+    zk_session *se = zk_owner_is_session(v.owner) ? zk_session_find(s, (uint64_t)v.owner) : NULL;
     uint32_t ei = UINT32_MAX;
     for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
         if (se->eph[i] == n) ei = i;
@@ -187,29 +197,49 @@ static zk_node *zk_node_move(zk_state *s, zk_node *n, uint8_t flags, size_t data
     zk_node *m = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data_len));
     memcpy(m, n, ZK_NODE_HDR);
     m->flags = flags;
-    if (flags & ZK_NODE_OWNER) zk_node_st64(m->tail, owner);
-    zk_node_put_times(m, zk_node_mzxid(n), zk_node_pzxid(n), zk_node_mtime(n));
+    zk_node_pack(m, &v);
     memcpy(zk_node_path(m), path.ptr, path.len + 1);
     size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
     size_t keep = old_len < data_len ? old_len : data_len;
     if (keep > 0) memcpy(zk_node_data(m), zk_node_data(n), keep);
     if (data_len < old_len) m->data_len = (int32_t)data_len;
-    zk_slab_free(&s->slab, n, zk_node_size(n->flags, path.len, old_len));
+    zk_slab_free(&s->slab, n, zk_node_block_len(n));
     zk_htab_insert_h(&s->nodes, m, h);
     if (reapable) zk_htab_insert_h(&s->reapable, m, h);
     if (parent == NULL) s->root = m;
-    else parent->kids[m->pidx] = m;
+    else zk_node_kids(parent)[m->pidx] = m;
     if (se != NULL) se->eph[ei] = m;
     return m;
 }
 
-/* Sets mzxid, pzxid and mtime, switching the node to the wide layout when they do not fit the narrow one
- * (the node moves then); returns its address. */
-static zk_node *zk_node_set_times(zk_state *s, zk_node *n, int64_t mzxid, int64_t pzxid, int64_t mtime_ms) {
-    if (!(n->flags & ZK_NODE_WIDE) && !zk_node_fits_narrow(n->czxid, mzxid, pzxid, n->ctime_ms, mtime_ms))
-        n = zk_node_move(s, n, (uint8_t)(n->flags | ZK_NODE_WIDE), n->data_len > 0 ? (size_t)n->data_len : 0);
-    zk_node_put_times(n, mzxid, pzxid, mtime_ms);
+/* Stores czxid, ctime and the tail fields v of a linked node, moving it when it lacks a section. */
+zk_node *zk_node_update(zk_state *s, zk_node *n, int64_t czxid, int64_t ctime_ms, const zk_node_vals *v) {
+    PK_ASSERT(s != NULL && n != NULL && v != NULL);
+    uint8_t flags = (uint8_t)(n->flags | zk_node_need(czxid, ctime_ms, v));
+    /* the move packs the old values against the old czxid/ctime (flags hold both the old and new needs) */
+    if (flags != n->flags) n = zk_node_move(s, n, flags, n->data_len > 0 ? (size_t)n->data_len : 0);
+    bool was_reapable = zk_node_reapable(n);
+    n->czxid = czxid;
+    n->ctime_ms = ctime_ms;
+    zk_node_pack(n, v);
+    bool reapable = zk_node_reapable(n);
+    if (was_reapable != reapable) {
+        uint64_t h = zk_path_hash(zk_node_path_slice(n));
+        if (reapable) zk_htab_insert_h(&s->reapable, n, h);
+        else zk_htab_remove_h(&s->reapable, n, h);
+    }
     return n;
+}
+
+/* Appends child to the vector v of its parent (not yet stored back). */
+static void zk_kids_push(zk_node_vals *v, zk_node *child) {
+    uint32_t k = v->nkids;
+    PK_ASSERT(k < UINT32_MAX / 2);
+    if (k == 0 || (k >= 2 && (k & (k - 1)) == 0)) {  /* capacity invariant: see zk_node_vals.kids */
+        v->kids = pk_realloc(v->kids, (k == 0 ? 2 : 2 * (size_t)k) * sizeof(zk_node *));
+    }
+    child->pidx = k;
+    v->kids[v->nkids++] = child;
 }
 
 /* Creates a node under *parentp (updated if the parent moves); takes over acl's node ref. */
@@ -220,15 +250,18 @@ zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice 
     PK_ASSERT(zk_htab_find(&s->nodes, h, zk_node_eq, &path) == NULL);
     size_t plen = zk_path_parent_len(path);
     PK_ASSERT(parent != NULL && parent->path_len == plen && memcmp(zk_node_path(parent), path.ptr, plen) == 0);
-    int64_t f[6] = {(int64_t)zxid, (int64_t)zxid, (int64_t)zxid, time_ms, time_ms, owner};
-    zk_node *n = zk_node_alloc(s, path, data, acl, f);
+    zk_node_vals nv = {.owner = owner, .mzxid = (int64_t)zxid, .pzxid = (int64_t)zxid, .mtime_ms = time_ms};
+    zk_node *n = zk_node_alloc(s, path, data, acl, (int64_t)zxid, time_ms, &nv);
     uint64_t ph = zk_path_hash(zk_node_path_slice(parent));
     s->digest -= zk_node_fields_digest(parent, ph);
-    parent->ccount = (int32_t)((uint32_t)parent->ccount + 1u);
-    parent = zk_node_set_times(s, parent, zk_node_mzxid(parent), (int64_t)zxid, zk_node_mtime(parent));
+    zk_node_vals pv;
+    zk_node_get(parent, &pv);
+    pv.ccount = (int32_t)((uint32_t)pv.ccount + 1u);
+    pv.pzxid = (int64_t)zxid;
+    zk_kids_push(&pv, n);
+    parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv);
     s->digest += zk_node_fields_digest(parent, ph);
     *parentp = parent;
-    zk_kids_add(parent, n);
     zk_htab_insert_h(&s->nodes, n, h);
     if (zk_node_reapable(n)) zk_htab_insert_h(&s->reapable, n, h);
     s->digest += zk_node_digest_h(n, h);
@@ -245,19 +278,27 @@ zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice 
 /* Frees a detached node; acls is the intern table to drop its ACL reference from (NULL: do not drop it). */
 static void zk_node_free(zk_state *s, zk_htab *acls, zk_node *n) {
     if (n->acl != NULL && acls != NULL) zk_acl_unref(acls, n->acl);
-    free(n->kids);
-    zk_slab_free(&s->slab, n, zk_node_size(n->flags, n->path_len, n->data_len > 0 ? (size_t)n->data_len : 0));
+    free(zk_node_kids(n));
+    zk_slab_free(&s->slab, n, zk_node_block_len(n));
 }
 
 /* Deletes a childless node of parent. */
 void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid) {
     PK_ASSERT(n != NULL && n != s->root && parent != NULL);
-    PK_ASSERT(n->nkids == 0 && n->pidx < parent->nkids && parent->kids[n->pidx] == n);
+    zk_node_vals pv;
+    zk_node_get(parent, &pv);
+    PK_ASSERT(zk_node_nkids(n) == 0 && n->pidx < pv.nkids && pv.kids[n->pidx] == n);
     uint64_t ph = zk_path_hash(zk_node_path_slice(parent));
     s->digest -= zk_node_fields_digest(parent, ph);
-    zk_kids_remove(parent, n);
-    if ((int64_t)zxid > zk_node_pzxid(parent))
-        parent = zk_node_set_times(s, parent, zk_node_mzxid(parent), (int64_t)zxid, zk_node_mtime(parent));
+    zk_node *last = pv.kids[--pv.nkids]; /* swap with the last */
+    pv.kids[n->pidx] = last;
+    last->pidx = n->pidx;
+    if (pv.nkids == 0) {
+        free(pv.kids);
+        pv.kids = NULL;
+    }
+    if ((int64_t)zxid > pv.pzxid) pv.pzxid = (int64_t)zxid;
+    parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv);
     s->digest += zk_node_fields_digest(parent, ph);
     uint64_t h = zk_path_hash(zk_node_path_slice(n));
     zk_htab_remove_h(&s->nodes, n, h);
@@ -284,63 +325,59 @@ zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
     return n;
 }
 
-/* Sets the six 64-bit stat fields of a linked node (no digest change); returns the (possibly moved) node. */
-zk_node *zk_tree_set_stat64(zk_state *s, zk_node *n, const int64_t f[6]) {
-    PK_ASSERT(n != NULL && f != NULL);
-    uint8_t flags = (uint8_t)(n->flags | (f[5] != 0 ? ZK_NODE_OWNER : 0u) |
-                              (zk_node_fits_narrow(f[0], f[1], f[2], f[3], f[4]) ? 0u : ZK_NODE_WIDE));
-    bool was_reapable = zk_node_reapable(n);
-    if (flags != n->flags) n = zk_node_move(s, n, flags, n->data_len > 0 ? (size_t)n->data_len : 0);
-    PK_ASSERT(!zk_owner_is_session(zk_node_owner(n)) && !zk_owner_is_session(f[5]));
-    uint64_t h = zk_path_hash(zk_node_path_slice(n));
-    if (was_reapable) zk_htab_remove_h(&s->reapable, n, h);
-    n->czxid = f[0];
-    n->ctime_ms = f[3];
-    if (n->flags & ZK_NODE_OWNER) zk_node_st64(n->tail, f[5]);
-    zk_node_put_times(n, f[1], f[2], f[4]);
-    if (zk_node_reapable(n)) zk_htab_insert_h(&s->reapable, n, h);
-    return n;
-}
-
 /* Replaces data and bumps version/mzxid/mtime; returns the (possibly moved) node. */
 zk_node *zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
     uint64_t h = zk_path_hash(zk_node_path_slice(n));
     s->digest -= zk_node_digest_h(n, h);
     s->data_size -= n->data_len > 0 ? (uint64_t)n->data_len : 0;
-    n = zk_tree_replace_data(s, n, data);
-    n->version = zk_version_next(n->version);
-    n = zk_node_set_times(s, n, (int64_t)zxid, zk_node_pzxid(n), time_ms);
+    zk_node_vals v;
+    zk_node_get(n, &v);
+    v.version = zk_version_next(v.version);
+    v.mzxid = (int64_t)zxid;
+    v.mtime_ms = time_ms;
+    uint8_t flags = (uint8_t)(n->flags | zk_node_need(n->czxid, n->ctime_ms, &v));
+    size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
+    if (flags != n->flags || data.len != old_len) n = zk_node_move(s, n, flags, data.len); /* one move at most */
+    if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
+    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    zk_node_pack(n, &v);
     s->data_size += data.len;
     s->digest += zk_node_digest_h(n, h);
     return n;
 }
 
-/* Replaces the ACL and bumps aversion. */
-void zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl) {
+/* Replaces the ACL and bumps aversion; returns the (possibly moved) node. */
+zk_node *zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl) {
     PK_ASSERT(n != NULL && acl != NULL);
     uint64_t h = zk_path_hash(zk_node_path_slice(n));
     s->digest -= zk_node_fields_digest(n, h);
     zk_acl_unref(&s->acls, n->acl);
     n->acl = acl;
-    n->aversion = zk_version_next(n->aversion);
+    zk_node_vals v;
+    zk_node_get(n, &v);
+    v.aversion = zk_version_next(v.aversion);
+    n = zk_node_update(s, n, n->czxid, n->ctime_ms, &v);
     s->digest += zk_node_fields_digest(n, h);
+    return n;
 }
 
 /* Fills the client-visible stat of a node. */
 void zk_node_stat(const zk_node *n, struct wire_stat *st) {
     PK_ASSERT(n != NULL && st != NULL);
+    zk_node_vals v;
+    zk_node_get(n, &v);
     st->czxid = n->czxid;
-    st->mzxid = zk_node_mzxid(n);
+    st->mzxid = v.mzxid;
     st->ctime_ms = n->ctime_ms;
-    st->mtime_ms = zk_node_mtime(n);
-    st->version = n->version;
-    st->cversion = zk_cversion(n->ccount, n->nkids);
-    st->aversion = n->aversion;
-    st->ephemeral_owner = zk_owner_visible(zk_node_owner(n));
+    st->mtime_ms = v.mtime_ms;
+    st->version = v.version;
+    st->cversion = zk_cversion(v.ccount, v.nkids);
+    st->aversion = v.aversion;
+    st->ephemeral_owner = zk_owner_visible(v.owner);
     st->data_length = n->data_len > 0 ? n->data_len : 0;
-    st->num_children = (int32_t)n->nkids;
-    st->pzxid = zk_node_pzxid(n);
+    st->num_children = (int32_t)v.nkids;
+    st->pzxid = v.pzxid;
 }
 
 /* Compares a session with an id key. */
@@ -408,8 +445,8 @@ zk_state *zk_state_new_empty(void) {
     zk_acl *acl = zk_acl_intern(&s->acls, pk_buf_slice(&b));
     pk_buf_deinit(&b);
     PK_ASSERT(acl != NULL);
-    static const int64_t zero[6] = {0, 0, 0, 0, 0, 0};
-    s->root = zk_node_alloc(s, pk_slice_str("/"), jute_empty(), acl, zero);
+    static const zk_node_vals zero;
+    s->root = zk_node_alloc(s, pk_slice_str("/"), jute_empty(), acl, 0, 0, &zero);
     zk_htab_insert(&s->nodes, s->root);
     s->digest = zk_node_digest(s->root);
     return s;
@@ -434,10 +471,20 @@ zk_state *zk_state_new(void) {
         pk_slice path = pk_slice_str(paths[i]);
         zk_node *parent = zk_tree_parent(s, path);
         zk_node *n = zk_tree_create(s, &parent, path, jute_empty(), acl, 0, 0, 0);
-        if (i == 2) n->aversion = -1;
+        if (i == 2) {
+            zk_node_vals v;
+            zk_node_get(n, &v);
+            v.aversion = -1;
+            zk_node_update(s, n, n->czxid, n->ctime_ms, &v);
+        }
     }
-    s->root->ccount = 0;
-    zk_tree_find(s, pk_slice_str("/zookeeper"))->ccount = 0;
+    zk_node *resets[2] = {s->root, zk_tree_find(s, pk_slice_str("/zookeeper"))};
+    for (size_t i = 0; i < 2; i++) {
+        zk_node_vals v;
+        zk_node_get(resets[i], &v);
+        v.ccount = 0;
+        zk_node_update(s, resets[i], resets[i]->czxid, resets[i]->ctime_ms, &v);
+    }
     s->digest = zk_state_digest_full(s);
     PK_ASSERT(s->nodes.count == 4);
     return s;
@@ -665,13 +712,26 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t 
         parent = zk_tree_parent(s, path);
     *parent_hint = parent;
     if (parent == NULL || zk_owner_is_session(zk_node_owner(parent))) return false;  /* ephemerals have no children */
+    PK_ASSERT(zk_node_nkids(n) == 0);
     zk_session *se = NULL;
     int64_t owner = zk_node_owner(n);
     if (zk_owner_is_session(owner)) {
         se = zk_session_find(s, (uint64_t)owner);
         if (se == NULL) return false;
     }
-    zk_kids_add(parent, n);
+    if (parent->flags & ZK_NODE_PAR) { /* the usual case (a loaded parent has ccount > 0): only kids change */
+        zk_node_vals pv = {.nkids = zk_node_nkids(parent), .kids = zk_node_kids(parent)};
+        zk_kids_push(&pv, n);
+        uint8_t *q = zk_node_sec(parent, ZK_NODE_PAR);
+        memcpy(q, &pv.kids, sizeof pv.kids);
+        zk_node_st32(q + sizeof(void *), (int32_t)pv.nkids);
+    } else {
+        zk_node_vals pv;
+        zk_node_get(parent, &pv);
+        zk_kids_push(&pv, n);
+        parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv); /* moves to gain PAR */
+        *parent_hint = parent;
+    }
     zk_htab_insert_h(&s->nodes, n, h);
     if (zk_node_reapable(n)) zk_htab_insert_h(&s->reapable, n, h);
     s->data_size += n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
@@ -683,8 +743,10 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t 
 }
 
 /* Allocates a detached node for loading (fields zero, hash set, data copied). */
-zk_node *zk_tree_alloc_node(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]) {
-    return zk_node_alloc(s, path, data, acl, f);
+zk_node *zk_tree_alloc_node(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
+                            const zk_node_vals *v) {
+    PK_ASSERT(v->nkids == 0 && v->kids == NULL);
+    return zk_node_alloc(s, path, data, acl, czxid, ctime_ms, v);
 }
 
 /* Pre-sizes the node table. */

@@ -132,46 +132,77 @@ size_t zk_path_parent_len(pk_slice path);
 static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, path.len, 0x7a6b5f7061746821ull); }
 
 /* ---- nodes ----
- * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 73-byte header, then a tail
- * whose first fields are present only when the header's flags say so:
- *   [owner i64 if ZK_NODE_OWNER] [mzxid pzxid mtime i64 x 3 if ZK_NODE_WIDE] path NUL [data]
- * Without ZK_NODE_OWNER the owner is 0. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d and
- * pzxid = czxid + pzxid_d (unsigned 32-bit deltas) and mtime = ctime + mtime_d (signed 32-bit); a value
- * that does not fit switches the node to the wide layout, which moves it (zk_tree_* return the new
- * address and fix every pointer the state holds to it: table slots, parent's kids, session's
- * ephemerals, root). Tail fields are unaligned: always read and written through the accessors below.
- * The node does not cache its path hash: it is recomputed from the path (zk_path_hash) when needed. */
+ * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 37-byte header, then a tail of
+ * optional sections, each present only when its flag is set, in this order:
+ *   ZK_NODE_OWNER  owner i64                                        (absent: 0)
+ *   ZK_NODE_WIDE   mzxid i64, pzxid i64, mtime i64                  (absent: narrow, see below)
+ *   ZK_NODE_MOD    version i32, mzxid_d u32, mtime_d i32            (absent: version 0, no deltas)
+ *   ZK_NODE_PAR    kids pointer, nkids u32, ccount i32, pzxid_d u32 (absent: no children, ccount 0)
+ *   ZK_NODE_AVER   aversion i32                                     (absent: 0)
+ * then the NUL-terminated path and the data bytes. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d,
+ * pzxid = czxid + pzxid_d (unsigned 32-bit deltas, 0 when their section is absent) and
+ * mtime = ctime + mtime_d (signed 32-bit). A pristine leaf (never set, no children ever, no owner, ACL
+ * never set) is header + path + data. A mutation that needs a section the node lacks (or a value that
+ * does not fit a delta) moves the node to a larger block with the section added (sections are never
+ * dropped while the node lives; a reload drops the ones whose values are defaults): zk_node_update and
+ * the zk_tree_* functions return the new address and fix every pointer the state holds to it (table
+ * slots, parent's kids, session's ephemerals, root). Tail fields are unaligned: only the accessors below
+ * read them. The node does not cache its path hash: it is recomputed from the path (zk_path_hash). */
 #define ZK_NODE_OWNER 0x01u
 #define ZK_NODE_WIDE 0x02u
+#define ZK_NODE_MOD 0x04u
+#define ZK_NODE_PAR 0x08u
+#define ZK_NODE_AVER 0x10u
 
 typedef struct zk_node {
     zk_acl *acl;              /* interned, node_refs held */
-    struct zk_node **kids;    /* children; capacity: 0 when nkids == 0, else >= max(2, pow2 ceiling of nkids) */
     int64_t czxid;
     int64_t ctime_ms;
-    uint32_t mzxid_d, pzxid_d; /* narrow layout: mzxid - czxid, pzxid - czxid (mod 2^64, < 2^32) */
-    int32_t mtime_d;          /* narrow layout: mtime - ctime */
     int32_t data_len;         /* -1 = null */
-    int32_t version, aversion;
-    int32_t ccount;           /* child create counter (cversion reported as 2*ccount - nkids) */
-    uint32_t nkids;
     uint32_t pidx;            /* index in parent's kids */
     uint32_t path_len;
-    uint8_t flags;            /* ZK_NODE_OWNER | ZK_NODE_WIDE: which optional tail fields are present */
+    uint8_t flags;            /* ZK_NODE_*: which optional tail sections are present */
     uint8_t tail[];           /* see above */
 } zk_node;
 
+/* Every stat/structure field of a node that may live in the tail, unpacked. */
+typedef struct zk_node_vals {
+    int64_t owner;            /* raw: container INT64_MIN, TTL 0xFF<<56|ttl, session id, or 0 */
+    int64_t mzxid, pzxid, mtime_ms;
+    int32_t version, aversion;
+    int32_t ccount;           /* child create counter (cversion reported as 2*ccount - nkids) */
+    uint32_t nkids;
+    struct zk_node **kids;    /* capacity: 0 when nkids == 0, else >= max(2, pow2 ceiling of nkids) */
+} zk_node_vals;
+
 /* Bytes of a node's header (the tail starts here; sizeof would include padding). */
 #define ZK_NODE_HDR offsetof(zk_node, tail)
+#define ZK_NODE_OWNER_LEN 8u
+#define ZK_NODE_WIDE_LEN 24u
+#define ZK_NODE_MOD_LEN 12u
+#define ZK_NODE_PAR_LEN (sizeof(void *) + 12u)
+#define ZK_NODE_AVER_LEN 4u
 
-/* Bytes of the optional tail fields for the given flags. */
+/* Bytes of the optional tail sections present in flags. */
 static inline size_t zk_node_opt_len(uint8_t flags) {
-    return ((flags & ZK_NODE_OWNER) ? 8u : 0u) + ((flags & ZK_NODE_WIDE) ? 24u : 0u);
+    return ((flags & ZK_NODE_OWNER) ? ZK_NODE_OWNER_LEN : 0u) + ((flags & ZK_NODE_WIDE) ? ZK_NODE_WIDE_LEN : 0u) +
+           ((flags & ZK_NODE_MOD) ? ZK_NODE_MOD_LEN : 0u) + ((flags & ZK_NODE_PAR) ? ZK_NODE_PAR_LEN : 0u) +
+           ((flags & ZK_NODE_AVER) ? ZK_NODE_AVER_LEN : 0u);
+}
+/* The tail section with flag f (which must be present) of a node. */
+static inline uint8_t *zk_node_sec(const zk_node *n, uint8_t f) {
+    return (uint8_t *)(uintptr_t)n->tail + zk_node_opt_len((uint8_t)(n->flags & (f - 1u)));
 }
 /* Reads a native int64 from an unaligned address. */
 static inline int64_t zk_node_ld64(const uint8_t *p) {
     int64_t v;
     memcpy(&v, p, 8);
+    return v;
+}
+/* Reads a native int32 from an unaligned address. */
+static inline int32_t zk_node_ld32(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
     return v;
 }
 /* The node's NUL-terminated full path. */
@@ -182,21 +213,58 @@ static inline pk_slice zk_node_path_slice(const zk_node *n) { return (pk_slice){
 static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(zk_node_path(n) + n->path_len + 1); }
 /* The raw owner (0 when absent). */
 static inline int64_t zk_node_owner(const zk_node *n) { return (n->flags & ZK_NODE_OWNER) ? zk_node_ld64(n->tail) : 0; }
-/* The wide field i (0 mzxid, 1 pzxid, 2 mtime) of a wide node. */
-static inline int64_t zk_node_wide(const zk_node *n, size_t i) {
-    return zk_node_ld64(n->tail + ((n->flags & ZK_NODE_OWNER) ? 8u : 0u) + 8u * i);
+/* Data version. */
+static inline int32_t zk_node_version(const zk_node *n) {
+    return (n->flags & ZK_NODE_MOD) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_MOD)) : 0;
+}
+/* ACL version. */
+static inline int32_t zk_node_aversion(const zk_node *n) {
+    return (n->flags & ZK_NODE_AVER) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_AVER)) : 0;
+}
+/* Number of children. */
+static inline uint32_t zk_node_nkids(const zk_node *n) {
+    return (n->flags & ZK_NODE_PAR) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *)) : 0u;
+}
+/* The children vector (NULL when there are none). */
+static inline struct zk_node **zk_node_kids(const zk_node *n) {
+    if (!(n->flags & ZK_NODE_PAR)) return NULL;
+    struct zk_node **k;
+    memcpy(&k, zk_node_sec(n, ZK_NODE_PAR), sizeof k);
+    return k;
+}
+/* Child create counter. */
+static inline int32_t zk_node_ccount(const zk_node *n) {
+    return (n->flags & ZK_NODE_PAR) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *) + 4u) : 0;
 }
 /* Last modification zxid. */
 static inline int64_t zk_node_mzxid(const zk_node *n) {
-    return (n->flags & ZK_NODE_WIDE) ? zk_node_wide(n, 0) : (int64_t)((uint64_t)n->czxid + n->mzxid_d);
+    if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE));
+    uint32_t d = (n->flags & ZK_NODE_MOD) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_MOD) + 4u) : 0u;
+    return (int64_t)((uint64_t)n->czxid + d);
 }
 /* Zxid of the last child create/delete. */
 static inline int64_t zk_node_pzxid(const zk_node *n) {
-    return (n->flags & ZK_NODE_WIDE) ? zk_node_wide(n, 1) : (int64_t)((uint64_t)n->czxid + n->pzxid_d);
+    if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE) + 8u);
+    uint32_t d = (n->flags & ZK_NODE_PAR) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *) + 8u) : 0u;
+    return (int64_t)((uint64_t)n->czxid + d);
 }
 /* Last modification time. */
 static inline int64_t zk_node_mtime(const zk_node *n) {
-    return (n->flags & ZK_NODE_WIDE) ? zk_node_wide(n, 2) : (int64_t)((uint64_t)n->ctime_ms + (uint64_t)(int64_t)n->mtime_d);
+    if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE) + 16u);
+    int32_t d = (n->flags & ZK_NODE_MOD) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_MOD) + 8u) : 0;
+    return (int64_t)((uint64_t)n->ctime_ms + (uint64_t)(int64_t)d);
+}
+/* Unpacks every tail field of a node. */
+static inline void zk_node_get(const zk_node *n, zk_node_vals *v) {
+    v->owner = zk_node_owner(n);
+    v->mzxid = zk_node_mzxid(n);
+    v->pzxid = zk_node_pzxid(n);
+    v->mtime_ms = zk_node_mtime(n);
+    v->version = zk_node_version(n);
+    v->aversion = zk_node_aversion(n);
+    v->ccount = zk_node_ccount(n);
+    v->nkids = zk_node_nkids(n);
+    v->kids = zk_node_kids(n);
 }
 
 #define ZK_OWNER_CONTAINER INT64_MIN
@@ -253,8 +321,8 @@ zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice 
 void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid);
 /* Replaces a node's data, bumping version, mzxid and mtime; the node may move: returns its new address. */
 zk_node *zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms);
-/* Replaces a node's ACL (takes over acl's node_ref), bumping aversion. */
-void zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl);
+/* Replaces a node's ACL (takes over acl's node_ref), bumping aversion; the node may move: returns its new address. */
+zk_node *zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl);
 /* Fills a wire stat with what clients see. */
 void zk_node_stat(const zk_node *n, struct wire_stat *st);
 /* Session lookup. */
@@ -274,13 +342,16 @@ uint64_t zk_session_digest(const zk_session *se);
 bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t *hash_out);
 /* Replaces a node's data bytes only (no stat/digest change; the node may move): returns its new address. */
 zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data);
-/* Sets the six 64-bit stat fields f = {czxid, mzxid, pzxid, ctime, mtime, owner} of a linked node without
- * digest changes (snapshot load of "/"); the node may move: returns its new address. */
-zk_node *zk_tree_set_stat64(zk_state *s, zk_node *n, const int64_t f[6]);
+/* Stores every tail field v (and czxid, ctime) of a linked node, adding the sections it needs (the node
+ * moves then); no digest or table change beyond the move: returns its new address. v->kids/nkids must be
+ * the node's own vector (or a replacement the caller maintains); an owner change keeps the reapable table
+ * in step but never the session lists (only snapshot load of "/" and tests change it). */
+zk_node *zk_node_update(zk_state *s, zk_node *n, int64_t czxid, int64_t ctime_ms, const zk_node_vals *v);
 /* Pre-sizes the node table for n nodes (snapshot load). */
 void zk_tree_reserve(zk_state *s, size_t n);
-/* Allocates a detached node for loading with f = {czxid, mzxid, pzxid, ctime, mtime, owner} (other stat zero). */
-zk_node *zk_tree_alloc_node(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, const int64_t f[6]);
+/* Allocates a detached node for loading with czxid, ctime and the tail fields v (v->nkids 0, kids NULL). */
+zk_node *zk_tree_alloc_node(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
+                            const zk_node_vals *v);
 /* Frees a detached node, dropping its ACL ref. */
 void zk_tree_free_node(zk_state *s, zk_node *n);
 /* Creates an empty state with only "/" (no /zookeeper nodes; used by deserialize). */

@@ -56,7 +56,45 @@ static int32_t zkl_children(zkt *t, const char *path, const char *name) {
 }
 
 Test(zk_layout, header_is_compact) {
-    cr_assert_leq(ZK_NODE_HDR, 73, "header grew: %zu bytes", (size_t)ZK_NODE_HDR);
+    cr_assert_leq(ZK_NODE_HDR, 37, "header grew: %zu bytes", (size_t)ZK_NODE_HDR);
+}
+
+Test(zk_layout, sections_appear_as_fields_leave_their_defaults) {
+    zkt t;
+    zkt_init(&t);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/s", "data", 0), 0);
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, 0, "a pristine leaf is header + path + data");
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/s/k", NULL, 0), 0); /* the parent moves to gain PAR */
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR);
+    cr_assert_eq(zkt_set(&t, 0, "/s", "data", -1, NULL), 0); /* same size: moves only to gain MOD */
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR | ZK_NODE_MOD);
+    pk_buf b;
+    pk_buf_init(&b);
+    struct wire_acl ro = zkt_acl1(ZK_PERM_ALL, "world", "anyone");
+    struct wire_set_acl_request sr = {pk_slice_str("/s/k"), {1, &ro, {NULL, 0}}, -1};
+    wire_set_acl_request_encode(&b, &sr);
+    cr_assert_eq(zkt_write(&t, 0, ZK_OP_SET_ACL, &b, NULL), 0);
+    pk_buf_deinit(&b);
+    zk_node *k = zk_tree_find(t.s, pk_slice_str("/s/k"));
+    cr_assert_eq(k->flags, ZK_NODE_AVER);
+    cr_assert_eq(k->data_len, -1);
+    struct wire_stat st;
+    cr_assert_eq(zkt_stat(&t, "/s/k", &st), 0);
+    cr_assert_eq(st.aversion, 1);
+    cr_assert_eq(st.version, 0);
+    cr_assert_eq(st.mzxid, st.czxid);
+    cr_assert_eq(st.pzxid, st.czxid);
+    cr_assert_eq(zkt_stat(&t, "/s", &st), 0);
+    cr_assert_eq(st.version, 1);
+    cr_assert_eq(st.cversion, 1);
+    cr_assert_eq(st.num_children, 1);
+    cr_assert_eq(st.pzxid, st.czxid + 1);
+    cr_assert_eq(st.mzxid, st.czxid + 2);
+    zkl_snap_roundtrip(&t);
+    cr_assert_eq(zkt_delete(&t, 0, "/s/k", -1, NULL), 0); /* sections stay while the node lives */
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR | ZK_NODE_MOD);
+    zkl_snap_roundtrip(&t);
+    zkt_deinit(&t);
 }
 
 Test(zk_layout, epoch_change_widens_mzxid_and_pzxid) {
@@ -102,7 +140,7 @@ Test(zk_layout, mtime_backwards_and_far_ahead) {
     cr_assert_eq(zkt_stat(&t, "/m", &st), 0);
     cr_assert_eq(st.ctime_ms, 5000000);
     cr_assert_eq(st.mtime_ms, 1);
-    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/m"))->flags, 0, "a small negative delta stays narrow");
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/m"))->flags, ZK_NODE_MOD, "a small negative delta stays narrow");
     t.now_ms = 5000000 + ((int64_t)1 << 31); /* 24.9 days later: just past the signed 32-bit delta */
     cr_assert_eq(zkt_set(&t, 0, "/m", "b", -1, NULL), 0);
     cr_assert_eq(zkt_stat(&t, "/m", &st), 0);
@@ -132,7 +170,7 @@ Test(zk_layout, ephemeral_owner_field_and_moves) {
     cr_assert_eq(zkt_set(&t, 0, "/e/a", "1", -1, NULL), 0);
     cr_assert_eq(zkt_set(&t, 0, "/e/a", "a much longer value than before", -1, NULL), 0);
     a = zk_tree_find(t.s, pk_slice_str("/e/a"));
-    cr_assert_eq(a->flags, ZK_NODE_OWNER | ZK_NODE_WIDE);
+    cr_assert_eq(a->flags, ZK_NODE_OWNER | ZK_NODE_WIDE | ZK_NODE_MOD);
     struct wire_stat st;
     cr_assert_eq(zkt_stat(&t, "/e/a", &st), 0);
     cr_assert_eq(st.ephemeral_owner, 0x1234);
@@ -156,7 +194,7 @@ Test(zk_layout, container_owner_survives_a_move) {
     cr_assert_eq(zkt_set(&t, 0, "/c", "grown data", -1, NULL), 0);
     cr_assert_eq(zkt_delete(&t, 0, "/c/k", -1, NULL), 0);
     zk_node *c = zk_tree_find(t.s, pk_slice_str("/c"));
-    cr_assert_eq(c->flags, ZK_NODE_OWNER | ZK_NODE_WIDE);
+    cr_assert_eq(c->flags, ZK_NODE_OWNER | ZK_NODE_WIDE | ZK_NODE_MOD | ZK_NODE_PAR);
     pk_buf paths;
     pk_buf_init(&paths);
     cr_assert_eq(zk_reap_candidates(t.s, t.now_ms, 10, &paths), 1, "the moved container is still reapable");
