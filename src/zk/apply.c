@@ -122,12 +122,13 @@ static int32_t zk_apply_delete(zk_state *s, const zk_txn_header *h, const zk_txn
 /* Applies setData / setACL / check. */
 static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn_op *op, pk_buf *reply,
                                zk_events *ev) {
-    zk_node *n = zk_tree_find(s, op->path);
+    uint64_t ph = zk_path_hash(op->path);
+    zk_node *n = zk_tree_find_h(s, op->path, ph);
     if (n == NULL) return ZK_ERR_NO_NODE;
     int32_t cur = op->type == ZK_TXN_SET_ACL ? zk_node_aversion(n) : zk_node_version(n);
     if (op->version != -1 && op->version != cur) return ZK_ERR_BAD_VERSION;
     if (op->type == ZK_TXN_SET_DATA) {
-        n = zk_tree_set_data(s, n, op->data, h->zxid, h->time_ms);
+        n = zk_tree_set_data(s, n, ph, op->data, h->zxid, h->time_ms);
         zk_events_push(ev, ZK_EVENT_NODE_DATA_CHANGED, op->path, n->acl);
     } else if (op->type == ZK_TXN_SET_ACL) {
         zk_acl *acl = zk_acl_intern(&s->acls, op->acl);

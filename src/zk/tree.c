@@ -24,6 +24,13 @@ zk_node *zk_tree_find(const zk_state *s, pk_slice path) {
     return zk_htab_find(&s->nodes, zk_path_hash(path), zk_node_eq, &path);
 }
 
+/* Finds a node by full path whose zk_path_hash is h. */
+zk_node *zk_tree_find_h(const zk_state *s, pk_slice path, uint64_t h) {
+    PK_ASSERT(s != NULL); /* h is not re-checked: computing it is what the caller saved */
+    if (path.ptr == NULL || path.len == 0) return NULL;
+    return zk_htab_find(&s->nodes, h, zk_node_eq, &path);
+}
+
 /* Finds the parent node of a non-root path. */
 zk_node *zk_tree_parent(const zk_state *s, pk_slice path) {
     PK_ASSERT(path.len >= 2 && path.ptr[0] == '/');
@@ -326,11 +333,26 @@ zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
 }
 
 /* Replaces data and bumps version/mzxid/mtime; returns the (possibly moved) node. */
-zk_node *zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms) {
+zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, uint64_t zxid, int64_t time_ms) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
-    uint64_t h = zk_path_hash(zk_node_path_slice(n));
     s->digest -= zk_node_digest_h(n, h);
     s->data_size -= n->data_len > 0 ? (uint64_t)n->data_len : 0;
+    size_t cur_len = n->data_len > 0 ? (size_t)n->data_len : 0;
+    uint64_t dz = (uint64_t)zxid - (uint64_t)n->czxid;
+    int32_t dt = (int32_t)(uint32_t)((uint64_t)time_ms - (uint64_t)n->ctime_ms);
+    if ((n->flags & (ZK_NODE_MOD | ZK_NODE_WIDE)) == ZK_NODE_MOD && data.len == cur_len && dz <= UINT32_MAX &&
+        (uint64_t)n->ctime_ms + (uint64_t)(int64_t)dt == (uint64_t)time_ms) {
+        /* the usual rewrite of a set node: same size, narrow fields fit, nothing moves */
+        uint8_t *m = zk_node_sec(n, ZK_NODE_MOD);
+        zk_node_st32(m, zk_version_next(zk_node_ld32(m)));
+        zk_node_st32(m + 4, (int32_t)(uint32_t)dz);
+        zk_node_st32(m + 8, dt);
+        if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
+        n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+        s->data_size += data.len;
+        s->digest += zk_node_digest_h(n, h);
+        return n;
+    }
     zk_node_vals v;
     zk_node_get(n, &v);
     v.version = zk_version_next(v.version);

@@ -310,6 +310,8 @@ struct zk_state_s {
 
 /* Finds a node by path (NULL if absent). */
 zk_node *zk_tree_find(const zk_state *s, pk_slice path);
+/* Finds a node by path whose zk_path_hash is h (NULL if absent). */
+zk_node *zk_tree_find_h(const zk_state *s, pk_slice path, uint64_t h);
 /* Finds the parent of a non-root path. */
 zk_node *zk_tree_parent(const zk_state *s, pk_slice path);
 /* Creates a node under *parentp, the existing parent of path (no checks beyond asserts); acl's node_ref is
@@ -319,8 +321,9 @@ zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice 
 /* Deletes a childless node n of parent, updating parent's pzxid (the parent may move) and the session's
  * ephemerals. */
 void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid);
-/* Replaces a node's data, bumping version, mzxid and mtime; the node may move: returns its new address. */
-zk_node *zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms);
+/* Replaces the data of node n (h = zk_path_hash of its path), bumping version, mzxid and mtime; the node may
+ * move: returns its new address. */
+zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, uint64_t zxid, int64_t time_ms);
 /* Replaces a node's ACL (takes over acl's node_ref), bumping aversion; the node may move: returns its new address. */
 zk_node *zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl);
 /* Fills a wire stat with what clients see. */

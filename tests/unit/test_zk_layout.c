@@ -68,6 +68,17 @@ Test(zk_layout, sections_appear_as_fields_leave_their_defaults) {
     cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR);
     cr_assert_eq(zkt_set(&t, 0, "/s", "data", -1, NULL), 0); /* same size: moves only to gain MOD */
     cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR | ZK_NODE_MOD);
+    zk_node *before = zk_tree_find(t.s, pk_slice_str("/s"));
+    t.now_ms += 5;
+    cr_assert_eq(zkt_set(&t, 0, "/s", "DATA", -1, NULL), 0); /* same size, deltas fit: rewritten in place */
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s")), before);
+    struct wire_stat st0;
+    cr_assert_eq(zkt_stat(&t, "/s", &st0), 0);
+    cr_assert_eq(st0.version, 2);
+    cr_assert_eq(st0.mzxid, (int64_t)t.zxid);
+    cr_assert_eq(st0.mtime_ms, t.now_ms);
+    t.now_ms -= 5;
+    cr_assert_eq(zkt_set(&t, 0, "/s", "data", -1, NULL), 0);
     pk_buf b;
     pk_buf_init(&b);
     struct wire_acl ro = zkt_acl1(ZK_PERM_ALL, "world", "anyone");
@@ -85,14 +96,20 @@ Test(zk_layout, sections_appear_as_fields_leave_their_defaults) {
     cr_assert_eq(st.mzxid, st.czxid);
     cr_assert_eq(st.pzxid, st.czxid);
     cr_assert_eq(zkt_stat(&t, "/s", &st), 0);
-    cr_assert_eq(st.version, 1);
+    cr_assert_eq(st.version, 3);
     cr_assert_eq(st.cversion, 1);
     cr_assert_eq(st.num_children, 1);
     cr_assert_eq(st.pzxid, st.czxid + 1);
-    cr_assert_eq(st.mzxid, st.czxid + 2);
+    cr_assert_eq(st.mzxid, st.czxid + 4);
+    t.zxid += 9ull << 32; /* same size but the zxid delta no longer fits: the in-place path must not be taken */
+    cr_assert_eq(zkt_set(&t, 0, "/s", "data", -1, NULL), 0);
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR | ZK_NODE_MOD | ZK_NODE_WIDE);
+    cr_assert_eq(zkt_stat(&t, "/s", &st), 0);
+    cr_assert_eq(st.mzxid, (int64_t)t.zxid);
+    cr_assert_eq(st.version, 4);
     zkl_snap_roundtrip(&t);
     cr_assert_eq(zkt_delete(&t, 0, "/s/k", -1, NULL), 0); /* sections stay while the node lives */
-    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR | ZK_NODE_MOD);
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR | ZK_NODE_MOD | ZK_NODE_WIDE);
     zkl_snap_roundtrip(&t);
     zkt_deinit(&t);
 }
