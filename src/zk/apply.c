@@ -83,15 +83,14 @@ static int32_t zk_apply_create(zk_state *s, const zk_txn_header *h, const zk_txn
     zk_node *parent = zk_tree_parent(s, op->path);
     if (parent == NULL) return ZK_ERR_NO_NODE;
     if (zk_tree_find(s, op->path) != NULL) return ZK_ERR_NODE_EXISTS;
-    if (zk_owner_is_session(parent->owner)) return ZK_ERR_NO_CHILDREN_FOR_EPHEMERALS;
+    if (zk_owner_is_session(zk_node_owner(parent))) return ZK_ERR_NO_CHILDREN_FOR_EPHEMERALS;
     if (zk_owner_is_session(op->owner) && zk_session_find(s, (uint64_t)op->owner) == NULL)
         return ZK_ERR_SESSION_EXPIRED;
     zk_acl *acl = zk_acl_intern(&s->acls, op->acl);
     PK_ASSERT(acl != NULL); /* validated at decode */
-    zk_node *n = zk_tree_create(s, op->path, op->data, acl, op->owner, h->zxid, h->time_ms);
+    zk_node *n = zk_tree_create(s, &parent, op->path, op->data, acl, op->owner, h->zxid, h->time_ms);
     zk_events_push(ev, ZK_EVENT_NODE_CREATED, op->path, n->acl);
-    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, (pk_slice){(const uint8_t *)parent->path, parent->path_len},
-                   parent->acl);
+    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, zk_node_path_slice(parent), parent->acl);
     if (reply != NULL) {
         jute_write_ustring(reply, op->path);
         if (op->op != ZK_OP_CREATE) zk_reply_stat(reply, n);
@@ -101,13 +100,12 @@ static int32_t zk_apply_create(zk_state *s, const zk_txn_header *h, const zk_txn
 
 /* Deletes a node with its events. */
 static void zk_apply_delete_node(zk_state *s, zk_node *n, uint64_t zxid, zk_events *ev) {
-    pk_slice path = {(const uint8_t *)n->path, n->path_len};
+    pk_slice path = zk_node_path_slice(n);
     zk_node *parent = zk_tree_parent(s, path);
     PK_ASSERT(parent != NULL);
     zk_events_push(ev, ZK_EVENT_NODE_DELETED, path, n->acl);
-    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, (pk_slice){(const uint8_t *)parent->path, parent->path_len},
-                   parent->acl);
-    zk_tree_delete(s, n, zxid);
+    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, zk_node_path_slice(parent), parent->acl);
+    zk_tree_delete(s, parent, n, zxid);
 }
 
 /* Applies a delete / deleteContainer. */
@@ -115,8 +113,8 @@ static int32_t zk_apply_delete(zk_state *s, const zk_txn_header *h, const zk_txn
     if (zk_path_special(op->path)) return ZK_ERR_BAD_ARGUMENTS;
     zk_node *n = zk_tree_find(s, op->path);
     if (n == NULL) return ZK_ERR_NO_NODE;
-    if (op->type == ZK_TXN_DELETE && op->version != -1 && op->version != n->version) return ZK_ERR_BAD_VERSION;
-    if (n->nkids > 0) return ZK_ERR_NOT_EMPTY;
+    if (op->type == ZK_TXN_DELETE && op->version != -1 && op->version != zk_node_version(n)) return ZK_ERR_BAD_VERSION;
+    if (zk_node_nkids(n) > 0) return ZK_ERR_NOT_EMPTY;
     zk_apply_delete_node(s, n, h->zxid, ev);
     return ZK_ERR_OK;
 }
@@ -124,17 +122,18 @@ static int32_t zk_apply_delete(zk_state *s, const zk_txn_header *h, const zk_txn
 /* Applies setData / setACL / check. */
 static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn_op *op, pk_buf *reply,
                                zk_events *ev) {
-    zk_node *n = zk_tree_find(s, op->path);
+    uint64_t ph = zk_path_hash(op->path);
+    zk_node *n = zk_tree_find_h(s, op->path, ph);
     if (n == NULL) return ZK_ERR_NO_NODE;
-    int32_t cur = op->type == ZK_TXN_SET_ACL ? n->aversion : n->version;
+    int32_t cur = op->type == ZK_TXN_SET_ACL ? zk_node_aversion(n) : zk_node_version(n);
     if (op->version != -1 && op->version != cur) return ZK_ERR_BAD_VERSION;
     if (op->type == ZK_TXN_SET_DATA) {
-        n = zk_tree_set_data(s, n, op->data, h->zxid, h->time_ms);
+        n = zk_tree_set_data(s, n, ph, op->data, h->zxid, h->time_ms);
         zk_events_push(ev, ZK_EVENT_NODE_DATA_CHANGED, op->path, n->acl);
     } else if (op->type == ZK_TXN_SET_ACL) {
         zk_acl *acl = zk_acl_intern(&s->acls, op->acl);
         PK_ASSERT(acl != NULL);
-        zk_tree_set_acl(s, n, acl);
+        n = zk_tree_set_acl(s, n, acl);
     }
     if (reply != NULL && op->type != ZK_TXN_CHECK) zk_reply_stat(reply, n);
     return ZK_ERR_OK;
@@ -142,7 +141,7 @@ static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn
 
 /* Compares two node pointers by path (closeSession deletes in path order, for determinism). */
 static int zk_node_path_cmp(const void *a, const void *b) {
-    return strcmp((*(zk_node *const *)a)->path, (*(zk_node *const *)b)->path);
+    return strcmp(zk_node_path(*(zk_node *const *)a), zk_node_path(*(zk_node *const *)b));
 }
 
 /* Applies closeSession: deletes the session's ephemerals (in path order) and the session. */
@@ -154,7 +153,7 @@ static int32_t zk_apply_close_session(zk_state *s, const zk_txn_header *h, zk_ev
     if (n > 0) memcpy(v, se->eph, n * sizeof(zk_node *));
     qsort(v, n, sizeof(zk_node *), zk_node_path_cmp);
     for (uint32_t i = 0; i < n; i++) {
-        PK_ASSERT(v[i]->nkids == 0);
+        PK_ASSERT(zk_node_nkids(v[i]) == 0);
         zk_apply_delete_node(s, v[i], h->zxid, ev);
     }
     free(v);

@@ -28,13 +28,16 @@ static void zk_read_data(pk_buf *out, const zk_node *n) {
 
 /* Appends the children names of a node as vector<ustring>. */
 static void zk_read_children(pk_buf *out, const zk_node *n) {
-    jute_write_vector_count(out, (int32_t)n->nkids);
-    for (uint32_t i = 0; i < n->nkids; i++) {
-        const zk_node *c = n->kids[i];
+    uint32_t nk = zk_node_nkids(n);
+    zk_node *const *kids = zk_node_kids(n);
+    jute_write_vector_count(out, (int32_t)nk);
+    for (uint32_t i = 0; i < nk; i++) {
+        const zk_node *c = kids[i];
+        const char *cp = zk_node_path(c);
         size_t k = c->path_len;
-        while (k > 0 && c->path[k - 1] != '/') k--;
+        while (k > 0 && cp[k - 1] != '/') k--;
         PK_ASSERT(k > 0);
-        jute_write_ustring(out, (pk_slice){(const uint8_t *)c->path + k, c->path_len - k});
+        jute_write_ustring(out, (pk_slice){(const uint8_t *)cp + k, c->path_len - k});
     }
 }
 
@@ -99,9 +102,11 @@ static int64_t zk_count_descendants(const zk_state *s, const zk_node *n) {
         const zk_node *c;
         memcpy(&c, st.data + st.len - sizeof c, sizeof c);
         st.len -= sizeof c;
-        total += c->nkids;
-        for (uint32_t i = 0; i < c->nkids; i++) {
-            if (c->kids[i]->nkids > 0) pk_buf_append(&st, &c->kids[i], sizeof c);
+        uint32_t nk = zk_node_nkids(c);
+        zk_node *const *kids = zk_node_kids(c);
+        total += nk;
+        for (uint32_t i = 0; i < nk; i++) {
+            if (zk_node_nkids(kids[i]) > 0) pk_buf_append(&st, &kids[i], sizeof c);
         }
     }
     pk_buf_deinit(&st);
@@ -122,8 +127,8 @@ static void zk_read_ephemerals(const zk_state *s, uint64_t sid, pk_slice prefix,
     int32_t n = 0;
     for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
         const zk_node *e = se->eph[i];
-        if (!all && (e->path_len < prefix.len || memcmp(e->path, prefix.ptr, prefix.len) != 0)) continue;
-        jute_write_ustring(out, (pk_slice){(const uint8_t *)e->path, e->path_len});
+        if (!all && (e->path_len < prefix.len || memcmp(zk_node_path(e), prefix.ptr, prefix.len) != 0)) continue;
+        jute_write_ustring(out, zk_node_path_slice(e));
         n++;
     }
     pk_put_u32(out->data + mark, (uint32_t)n);
@@ -220,15 +225,16 @@ size_t zk_reap_candidates(const zk_state *s, int64_t now_ms, size_t max, pk_buf 
     size_t found = 0;
     for (size_t i = 0; i < s->reapable.cap && found < max; i++) {
         const zk_node *n = s->reapable.slots[i];
-        if (n == NULL || n->nkids != 0) continue;
+        if (n == NULL || zk_node_nkids(n) != 0) continue;
         bool due = false;
-        if (zk_owner_is_container(n->owner)) due = n->ccount != 0;
-        else if (zk_owner_is_ttl(n->owner)) {
-            int64_t ttl = (int64_t)((uint64_t)n->owner & ~ZK_OWNER_TTL_MASK);
-            due = now_ms - n->mtime_ms > ttl;
+        int64_t owner = zk_node_owner(n);
+        if (zk_owner_is_container(owner)) due = zk_node_ccount(n) != 0;
+        else if (zk_owner_is_ttl(owner)) {
+            int64_t ttl = (int64_t)((uint64_t)owner & ~ZK_OWNER_TTL_MASK);
+            due = now_ms - zk_node_mtime(n) > ttl;
         }
         if (!due) continue;
-        pk_buf_append(paths_out, n->path, n->path_len + 1);
+        pk_buf_append(paths_out, zk_node_path(n), n->path_len + 1);
         found++;
     }
     return found;

@@ -21,15 +21,17 @@ static void zk_snap_node(pk_buf *out, const zk_node *n) {
     uint8_t *p = pk_buf_extend(out, 4 + n->path_len + 4 + dl + 6 * 8 + 4 * 4);
     pk_put_u32(p, n->path_len);
     p += 4;
-    memcpy(p, n->path, n->path_len);
+    memcpy(p, zk_node_path(n), n->path_len);
     p += n->path_len;
     pk_put_u32(p, (uint32_t)n->data_len);
     p += 4;
     if (dl) memcpy(p, zk_node_data(n), dl);
     p += dl;
-    int64_t f[6] = {n->czxid, n->mzxid, n->pzxid, n->ctime_ms, n->mtime_ms, n->owner};
+    zk_node_vals v;
+    zk_node_get(n, &v);
+    int64_t f[6] = {n->czxid, v.mzxid, v.pzxid, n->ctime_ms, v.mtime_ms, v.owner};
     for (int i = 0; i < 6; i++, p += 8) pk_put_u64(p, (uint64_t)f[i]);
-    int32_t g[3] = {n->version, n->aversion, n->ccount};
+    int32_t g[3] = {v.version, v.aversion, v.ccount};
     for (int i = 0; i < 3; i++, p += 4) pk_put_u32(p, (uint32_t)g[i]);
     pk_put_u32(p, n->acl->snap_index);
 }
@@ -69,9 +71,11 @@ void zk_state_serialize(const zk_state *s, pk_buf *out) {
     while (qh < qt) {
         const zk_node *n = q[qh++];
         zk_snap_node(out, n);
-        for (uint32_t k = 0; k < n->nkids; k++) {
+        uint32_t nk = zk_node_nkids(n);
+        zk_node **kids = zk_node_kids(n);
+        for (uint32_t k = 0; k < nk; k++) {
             PK_ASSERT(qt < s->nodes.count);
-            q[qt++] = n->kids[k];
+            q[qt++] = kids[k];
         }
     }
     PK_ASSERT(qt == s->nodes.count);
@@ -107,23 +111,28 @@ static const char *zk_snap_read_node(jute_reader *r, zk_state *s, zk_acl **acls,
     if (ai >= nacls) return "bad acl index";
     if (dlen == 0) data = jute_empty();
     zk_node *n;
+    zk_node_vals v = {.owner = f[5], .mzxid = f[1], .pzxid = f[2], .mtime_ms = f[4], .version = g[0],
+                      .aversion = g[1], .ccount = g[2], .nkids = 0, .kids = NULL};
     if (first) {
         if (!pk_slice_eq(path, pk_slice_str("/"))) return "first node is not /";
+        if (zk_owner_is_session(f[5])) return "/ has an ephemeral owner";
         zk_acl_unref(&s->acls, s->root->acl);
         n = zk_tree_replace_data(s, s->root, data);
         s->data_size += data.len;
+        PK_ASSERT(zk_node_nkids(n) == 0); /* "/" is loaded before any other node */
+        n = zk_node_update(s, n, f[0], f[3], &v);
     } else {
-        n = zk_tree_alloc_node(path, data, NULL);
+        n = zk_tree_alloc_node(s, path, data, NULL, f[0], f[3], &v);
     }
     n->acl = acls[ai];
     acls[ai]->node_refs++;
-    n->czxid = f[0]; n->mzxid = f[1]; n->pzxid = f[2]; n->ctime_ms = f[3]; n->mtime_ms = f[4]; n->owner = f[5];
-    n->version = g[0]; n->aversion = g[1]; n->ccount = g[2];
-    if (!first && !zk_tree_load_node(s, n, parent_hint)) {
+    uint64_t h = 0;
+    if (first) h = zk_path_hash(path);
+    else if (!zk_tree_load_node(s, n, parent_hint, &h)) {
         zk_tree_free_node(s, n);
         return "node does not fit the tree (duplicate, orphan or unknown owner)";
     }
-    *digest += zk_node_digest(n); /* while the node is hot in cache; the root's fields are final here too */
+    *digest += zk_node_digest_h(n, h); /* while the node is hot in cache; the root's fields are final here too */
     return NULL;
 }
 

@@ -2,7 +2,7 @@
 #include "zk/zk_int.h"
 
 /* Hash of a table item that is a node. */
-static uint64_t zk_node_hash_of(const void *item) { return ((const zk_node *)item)->hash; }
+static uint64_t zk_node_hash_of(const void *item) { return zk_path_hash(zk_node_path_slice(item)); }
 /* Hash of a table item that is an ACL list. */
 static uint64_t zk_acl_hash_of(const void *item) { return ((const zk_acl *)item)->hash; }
 /* Hash of a session id. */
@@ -14,7 +14,7 @@ static uint64_t zk_session_hash_of(const void *item) { return zk_sid_hash(((cons
 static bool zk_node_eq(const void *item, const void *key) {
     const zk_node *n = item;
     const pk_slice *k = key;
-    return n->path_len == k->len && memcmp(n->path, k->ptr, k->len) == 0;
+    return n->path_len == k->len && memcmp(zk_node_path(n), k->ptr, k->len) == 0;
 }
 
 /* Finds a node by full path. */
@@ -24,29 +24,41 @@ zk_node *zk_tree_find(const zk_state *s, pk_slice path) {
     return zk_htab_find(&s->nodes, zk_path_hash(path), zk_node_eq, &path);
 }
 
+/* Finds a node by full path whose zk_path_hash is h. */
+zk_node *zk_tree_find_h(const zk_state *s, pk_slice path, uint64_t h) {
+    PK_ASSERT(s != NULL); /* h is not re-checked: computing it is what the caller saved */
+    if (path.ptr == NULL || path.len == 0) return NULL;
+    return zk_htab_find(&s->nodes, h, zk_node_eq, &path);
+}
+
 /* Finds the parent node of a non-root path. */
 zk_node *zk_tree_parent(const zk_state *s, pk_slice path) {
     PK_ASSERT(path.len >= 2 && path.ptr[0] == '/');
     return zk_tree_find(s, (pk_slice){path.ptr, zk_path_parent_len(path)});
 }
 
-/* Digest contribution of the node's fixed fields (path, stat, acl). */
-static uint64_t zk_node_fields_digest(const zk_node *n) {
+/* Digest contribution of the node's fixed fields (path, stat, acl); h is zk_path_hash of its path. */
+static uint64_t zk_node_fields_digest(const zk_node *n, uint64_t h) {
     uint8_t b[11 * 8];
-    int64_t f[11] = {n->czxid, n->mzxid, n->pzxid, n->ctime_ms, n->mtime_ms, n->owner, n->version,
-                     n->aversion, n->ccount, n->data_len, (int64_t)(n->acl ? n->acl->hash : 0)};
+    zk_node_vals v;
+    zk_node_get(n, &v);
+    int64_t f[11] = {n->czxid, v.mzxid, v.pzxid, n->ctime_ms, v.mtime_ms, v.owner,
+                     v.version, v.aversion, v.ccount, n->data_len, (int64_t)(n->acl ? n->acl->hash : 0)};
     for (size_t i = 0; i < 11; i++) pk_put_u64(b + 8 * i, (uint64_t)f[i]);
-    return pk_hash64(b, sizeof b, n->hash);
+    return pk_hash64(b, sizeof b, h);
 }
 
-/* Digest contribution of the node's data. */
-static uint64_t zk_node_data_digest(const zk_node *n) {
+/* Digest contribution of the node's data; h is zk_path_hash of its path. */
+static uint64_t zk_node_data_digest(const zk_node *n, uint64_t h) {
     if (n->data_len <= 0) return 0;
-    return pk_hash64(zk_node_data(n), (size_t)n->data_len, n->hash ^ 0xda7a);
+    return pk_hash64(zk_node_data(n), (size_t)n->data_len, h ^ 0xda7a);
 }
+
+/* Digest contribution of a node whose path hash is h. */
+uint64_t zk_node_digest_h(const zk_node *n, uint64_t h) { return zk_node_fields_digest(n, h) + zk_node_data_digest(n, h); }
 
 /* Digest contribution of a node. */
-uint64_t zk_node_digest(const zk_node *n) { return zk_node_fields_digest(n) + zk_node_data_digest(n); }
+uint64_t zk_node_digest(const zk_node *n) { return zk_node_digest_h(n, zk_path_hash(zk_node_path_slice(n))); }
 
 /* Digest contribution of a session. */
 uint64_t zk_session_digest(const zk_session *se) {
@@ -58,45 +70,94 @@ uint64_t zk_session_digest(const zk_session *se) {
 }
 
 /* True for nodes the reaper looks at: containers and TTL nodes. */
-static bool zk_node_reapable(const zk_node *n) { return zk_owner_is_container(n->owner) || zk_owner_is_ttl(n->owner); }
+static bool zk_node_reapable(const zk_node *n) {
+    int64_t o = zk_node_owner(n);
+    return zk_owner_is_container(o) || zk_owner_is_ttl(o);
+}
 
-/* Allocates a node with its path; stat fields zero. */
-static zk_node *zk_node_alloc(pk_slice path, pk_slice data, zk_acl *acl) {
+/* True when mzxid, pzxid and mtime are representable as deltas from czxid / ctime (the narrow layout). */
+static bool zk_node_fits_narrow(int64_t czxid, int64_t ctime_ms, const zk_node_vals *v) {
+    int32_t dt = (int32_t)(uint32_t)((uint64_t)v->mtime_ms - (uint64_t)ctime_ms);
+    return (uint64_t)v->mzxid - (uint64_t)czxid <= UINT32_MAX && (uint64_t)v->pzxid - (uint64_t)czxid <= UINT32_MAX &&
+           (uint64_t)ctime_ms + (uint64_t)(int64_t)dt == (uint64_t)v->mtime_ms;
+}
+
+/* The tail sections a node with these values needs (see zk_node in zk_int.h). */
+static uint8_t zk_node_need(int64_t czxid, int64_t ctime_ms, const zk_node_vals *v) {
+    unsigned f = 0;
+    bool wide = !zk_node_fits_narrow(czxid, ctime_ms, v);
+    if (v->owner != 0) f |= ZK_NODE_OWNER;
+    if (wide) f |= ZK_NODE_WIDE;
+    if (v->version != 0 || (!wide && (v->mzxid != czxid || v->mtime_ms != ctime_ms))) f |= ZK_NODE_MOD;
+    if (v->nkids != 0 || v->ccount != 0 || (!wide && v->pzxid != czxid)) f |= ZK_NODE_PAR;
+    if (v->aversion != 0) f |= ZK_NODE_AVER;
+    PK_ASSERT(v->nkids != 0 || v->kids == NULL);
+    return (uint8_t)f;
+}
+
+/* Stores an int64 at an unaligned address. */
+static void zk_node_st64(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
+/* Stores an int32 at an unaligned address. */
+static void zk_node_st32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
+
+/* Writes every tail field into the node's sections (its flags and czxid/ctime are final and hold v). */
+static void zk_node_pack(zk_node *n, const zk_node_vals *v) {
+    PK_ASSERT((zk_node_need(n->czxid, n->ctime_ms, v) & ~n->flags) == 0);
+    bool wide = (n->flags & ZK_NODE_WIDE) != 0;
+    if (n->flags & ZK_NODE_OWNER) zk_node_st64(zk_node_sec(n, ZK_NODE_OWNER), v->owner);
+    if (wide) {
+        uint8_t *w = zk_node_sec(n, ZK_NODE_WIDE);
+        zk_node_st64(w, v->mzxid);
+        zk_node_st64(w + 8, v->pzxid);
+        zk_node_st64(w + 16, v->mtime_ms);
+    }
+    if (n->flags & ZK_NODE_MOD) {
+        uint8_t *m = zk_node_sec(n, ZK_NODE_MOD);
+        zk_node_st32(m, v->version);
+        zk_node_st32(m + 4, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mzxid - (uint64_t)n->czxid));
+        zk_node_st32(m + 8, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mtime_ms - (uint64_t)n->ctime_ms));
+    }
+    if (n->flags & ZK_NODE_PAR) {
+        uint8_t *q = zk_node_sec(n, ZK_NODE_PAR);
+        memcpy(q, &v->kids, sizeof v->kids);
+        zk_node_st32(q + sizeof(void *), (int32_t)v->nkids);
+        zk_node_st32(q + sizeof(void *) + 4u, v->ccount);
+        zk_node_st32(q + sizeof(void *) + 8u, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->pzxid - (uint64_t)n->czxid));
+    }
+    if (n->flags & ZK_NODE_AVER) zk_node_st32(zk_node_sec(n, ZK_NODE_AVER), v->aversion);
+}
+
+/* Allocation size of a node with the given layout flags, path length and data length. */
+static size_t zk_node_size(uint8_t flags, size_t path_len, size_t data_len) {
+    return ZK_NODE_HDR + zk_node_opt_len(flags) + path_len + 1 + data_len;
+}
+
+/* Bytes of a node's block. */
+static size_t zk_node_block_len(const zk_node *n) {
+    return zk_node_size(n->flags, n->path_len, n->data_len > 0 ? (size_t)n->data_len : 0);
+}
+
+/* Allocates a detached node: path, data, acl, czxid, ctime and the tail fields v (the layout is the
+ * smallest that holds them). */
+static zk_node *zk_node_alloc(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
+                              const zk_node_vals *v) {
     PK_ASSERT(path.len > 0 && path.len < UINT32_MAX);
     PK_ASSERT(data.len <= INT32_MAX);
-    zk_node *n = pk_malloc(sizeof(zk_node) + path.len + 1 + data.len);
-    memset(n, 0, sizeof *n);
-    memcpy(n->path, path.ptr, path.len);
-    n->path[path.len] = 0;
+    uint8_t flags = zk_node_need(czxid, ctime_ms, v);
+    zk_node *n = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data.len));
+    memset(n, 0, ZK_NODE_HDR);
+    n->flags = flags;
+    n->czxid = czxid;
+    n->ctime_ms = ctime_ms;
     n->path_len = (uint32_t)path.len;
-    n->hash = zk_path_hash(path);
+    zk_node_pack(n, v);
+    char *p = zk_node_path(n);
+    memcpy(p, path.ptr, path.len);
+    p[path.len] = 0;
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
     n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     n->acl = acl;
     return n;
-}
-
-/* Appends child to parent's children vector. */
-static void zk_kids_add(zk_node *parent, zk_node *child) {
-    uint32_t k = parent->nkids;
-    PK_ASSERT(k < UINT32_MAX / 2);
-    if (k == 0 || (k >= 2 && (k & (k - 1)) == 0)) {  /* capacity invariant: see zk_node.kids */
-        parent->kids = pk_realloc(parent->kids, (k == 0 ? 2 : 2 * (size_t)k) * sizeof(zk_node *));
-    }
-    child->pidx = parent->nkids;
-    parent->kids[parent->nkids++] = child;
-}
-
-/* Removes child from parent's children vector (swap with last). */
-static void zk_kids_remove(zk_node *parent, zk_node *child) {
-    PK_ASSERT(child->pidx < parent->nkids && parent->kids[child->pidx] == child);
-    zk_node *last = parent->kids[--parent->nkids];
-    parent->kids[child->pidx] = last;
-    last->pidx = child->pidx;
-    if (parent->nkids == 0) {
-        free(parent->kids);
-        parent->kids = NULL;
-    }
 }
 
 /* Adds an ephemeral to its session's vector. */
@@ -117,27 +178,100 @@ static void zk_session_remove_eph(zk_session *se, zk_node *n) {
             return;
         }
     }
-    PK_PANIC("ephemeral %s not in its session", n->path);
+    PK_PANIC("ephemeral %s not in its session", zk_node_path(n));
 }
 
-/* Creates a node under an existing parent; takes over acl's node ref. */
-zk_node *zk_tree_create(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner, uint64_t zxid,
-                        int64_t time_ms) {
-    PK_ASSERT(zk_tree_find(s, path) == NULL);
-    zk_node *parent = zk_tree_parent(s, path);
-    PK_ASSERT(parent != NULL);
-    zk_node *n = zk_node_alloc(path, data, acl);
-    n->czxid = n->mzxid = n->pzxid = (int64_t)zxid;
-    n->ctime_ms = n->mtime_ms = time_ms;
-    n->owner = owner;
-    s->digest -= zk_node_fields_digest(parent);
-    parent->ccount = (int32_t)((uint32_t)parent->ccount + 1u);
-    parent->pzxid = (int64_t)zxid;
-    s->digest += zk_node_fields_digest(parent);
-    zk_kids_add(parent, n);
-    zk_htab_insert(&s->nodes, n);
-    if (zk_node_reapable(n)) zk_htab_insert(&s->reapable, n);
-    s->digest += zk_node_digest(n);
+/* Moves a linked node to a new block with layout flags (a superset of its current ones) and room for
+ * data_len data bytes (the old data is kept up to that length), fixing every pointer the state holds to it:
+ * table slots, parent's kids, session's ephemerals, root. Returns the new address. */
+static zk_node *zk_node_move(zk_state *s, zk_node *n, uint8_t flags, size_t data_len) {
+    PK_ASSERT((flags & n->flags) == n->flags && data_len <= INT32_MAX);
+    pk_slice path = zk_node_path_slice(n);
+    zk_node *parent = n == s->root ? NULL : zk_tree_parent(s, path);
+    PK_ASSERT(n == s->root || (parent != NULL && n->pidx < zk_node_nkids(parent) && zk_node_kids(parent)[n->pidx] == n));
+    zk_node_vals v;
+    zk_node_get(n, &v);
+    zk_session *se = zk_owner_is_session(v.owner) ? zk_session_find(s, (uint64_t)v.owner) : NULL;
+    uint32_t ei = UINT32_MAX;
+    for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
+        if (se->eph[i] == n) ei = i;
+    }
+    PK_ASSERT(se == NULL || ei != UINT32_MAX);
+    uint64_t h = zk_path_hash(path);
+    zk_htab_remove_h(&s->nodes, n, h);
+    bool reapable = zk_node_reapable(n);
+    if (reapable) zk_htab_remove_h(&s->reapable, n, h);
+    zk_node *m = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data_len));
+    memcpy(m, n, ZK_NODE_HDR);
+    m->flags = flags;
+    zk_node_pack(m, &v);
+    memcpy(zk_node_path(m), path.ptr, path.len + 1);
+    size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
+    size_t keep = old_len < data_len ? old_len : data_len;
+    if (keep > 0) memcpy(zk_node_data(m), zk_node_data(n), keep);
+    if (data_len < old_len) m->data_len = (int32_t)data_len;
+    zk_slab_free(&s->slab, n, zk_node_block_len(n));
+    zk_htab_insert_h(&s->nodes, m, h);
+    if (reapable) zk_htab_insert_h(&s->reapable, m, h);
+    if (parent == NULL) s->root = m;
+    else zk_node_kids(parent)[m->pidx] = m;
+    if (se != NULL) se->eph[ei] = m;
+    return m;
+}
+
+/* Stores czxid, ctime and the tail fields v of a linked node, moving it when it lacks a section. */
+zk_node *zk_node_update(zk_state *s, zk_node *n, int64_t czxid, int64_t ctime_ms, const zk_node_vals *v) {
+    PK_ASSERT(s != NULL && n != NULL && v != NULL);
+    uint8_t flags = (uint8_t)(n->flags | zk_node_need(czxid, ctime_ms, v));
+    /* the move packs the old values against the old czxid/ctime (flags hold both the old and new needs) */
+    if (flags != n->flags) n = zk_node_move(s, n, flags, n->data_len > 0 ? (size_t)n->data_len : 0);
+    bool was_reapable = zk_node_reapable(n);
+    n->czxid = czxid;
+    n->ctime_ms = ctime_ms;
+    zk_node_pack(n, v);
+    bool reapable = zk_node_reapable(n);
+    if (was_reapable != reapable) {
+        uint64_t h = zk_path_hash(zk_node_path_slice(n));
+        if (reapable) zk_htab_insert_h(&s->reapable, n, h);
+        else zk_htab_remove_h(&s->reapable, n, h);
+    }
+    return n;
+}
+
+/* Appends child to the vector v of its parent (not yet stored back). */
+static void zk_kids_push(zk_node_vals *v, zk_node *child) {
+    uint32_t k = v->nkids;
+    PK_ASSERT(k < UINT32_MAX / 2);
+    if (k == 0 || (k >= 2 && (k & (k - 1)) == 0)) {  /* capacity invariant: see zk_node_vals.kids */
+        v->kids = pk_realloc(v->kids, (k == 0 ? 2 : 2 * (size_t)k) * sizeof(zk_node *));
+    }
+    child->pidx = k;
+    v->kids[v->nkids++] = child;
+}
+
+/* Creates a node under *parentp (updated if the parent moves); takes over acl's node ref. */
+zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner,
+                        uint64_t zxid, int64_t time_ms) {
+    zk_node *parent = *parentp;
+    uint64_t h = zk_path_hash(path);
+    PK_ASSERT(zk_htab_find(&s->nodes, h, zk_node_eq, &path) == NULL);
+    size_t plen = zk_path_parent_len(path);
+    PK_ASSERT(parent != NULL && parent->path_len == plen && memcmp(zk_node_path(parent), path.ptr, plen) == 0);
+    zk_node_vals nv = {.owner = owner, .mzxid = (int64_t)zxid, .pzxid = (int64_t)zxid, .mtime_ms = time_ms};
+    zk_node *n = zk_node_alloc(s, path, data, acl, (int64_t)zxid, time_ms, &nv);
+    uint64_t ph = zk_path_hash(zk_node_path_slice(parent));
+    s->digest -= zk_node_fields_digest(parent, ph);
+    zk_node_vals pv;
+    zk_node_get(parent, &pv);
+    pv.ccount = (int32_t)((uint32_t)pv.ccount + 1u);
+    pv.pzxid = (int64_t)zxid;
+    zk_kids_push(&pv, n);
+    parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv);
+    s->digest += zk_node_fields_digest(parent, ph);
+    *parentp = parent;
+    zk_htab_insert_h(&s->nodes, n, h);
+    if (zk_node_reapable(n)) zk_htab_insert_h(&s->reapable, n, h);
+    s->digest += zk_node_digest_h(n, h);
     s->data_size += path.len + data.len;
     if (zk_owner_is_session(owner)) {
         zk_session *se = zk_session_find(s, (uint64_t)owner);
@@ -148,103 +282,124 @@ zk_node *zk_tree_create(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, 
     return n;
 }
 
-/* Frees a detached node. */
-static void zk_node_free(zk_state *s, zk_node *n) {
-    if (n->acl != NULL) zk_acl_unref(s ? &s->acls : NULL, n->acl);
-    free(n->kids);
-    free(n);
+/* Frees a detached node; acls is the intern table to drop its ACL reference from (NULL: do not drop it). */
+static void zk_node_free(zk_state *s, zk_htab *acls, zk_node *n) {
+    if (n->acl != NULL && acls != NULL) zk_acl_unref(acls, n->acl);
+    free(zk_node_kids(n));
+    zk_slab_free(&s->slab, n, zk_node_block_len(n));
 }
 
-/* Deletes a childless node. */
-void zk_tree_delete(zk_state *s, zk_node *n, uint64_t zxid) {
-    PK_ASSERT(n != NULL && n != s->root);
-    PK_ASSERT(n->nkids == 0);
-    zk_node *parent = zk_tree_parent(s, (pk_slice){(const uint8_t *)n->path, n->path_len});
-    PK_ASSERT(parent != NULL);
-    s->digest -= zk_node_fields_digest(parent);
-    if ((int64_t)zxid > parent->pzxid) parent->pzxid = (int64_t)zxid;
-    s->digest += zk_node_fields_digest(parent);
-    zk_kids_remove(parent, n);
-    zk_htab_remove(&s->nodes, n);
-    if (zk_node_reapable(n)) zk_htab_remove(&s->reapable, n);
-    s->digest -= zk_node_digest(n);
+/* Deletes a childless node of parent. */
+void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid) {
+    PK_ASSERT(n != NULL && n != s->root && parent != NULL);
+    zk_node_vals pv;
+    zk_node_get(parent, &pv);
+    PK_ASSERT(zk_node_nkids(n) == 0 && n->pidx < pv.nkids && pv.kids[n->pidx] == n);
+    uint64_t ph = zk_path_hash(zk_node_path_slice(parent));
+    s->digest -= zk_node_fields_digest(parent, ph);
+    zk_node *last = pv.kids[--pv.nkids]; /* swap with the last */
+    pv.kids[n->pidx] = last;
+    last->pidx = n->pidx;
+    if (pv.nkids == 0) {
+        free(pv.kids);
+        pv.kids = NULL;
+    }
+    if ((int64_t)zxid > pv.pzxid) pv.pzxid = (int64_t)zxid;
+    parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv);
+    s->digest += zk_node_fields_digest(parent, ph);
+    uint64_t h = zk_path_hash(zk_node_path_slice(n));
+    zk_htab_remove_h(&s->nodes, n, h);
+    if (zk_node_reapable(n)) zk_htab_remove_h(&s->reapable, n, h);
+    s->digest -= zk_node_digest_h(n, h);
     s->data_size -= n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
-    if (zk_owner_is_session(n->owner)) {
-        zk_session *se = zk_session_find(s, (uint64_t)n->owner);
+    int64_t owner = zk_node_owner(n);
+    if (zk_owner_is_session(owner)) {
+        zk_session *se = zk_session_find(s, (uint64_t)owner);
         PK_ASSERT(se != NULL);
         zk_session_remove_eph(se, n);
         s->ephemeral_count--;
     }
-    zk_node_free(s, n);
+    zk_node_free(s, &s->acls, n);
 }
 
-/* Replaces a node's data bytes in place or by reallocating the node, fixing every pointer to it
- * (table slot, parent's kids, session's ephemerals, root). */
+/* Replaces a node's data bytes in place or by moving the node (zk_node_move fixes every pointer to it). */
 zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
     size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
-    if (data.len != old_len) {
-        zk_node *parent = n == s->root ? NULL : zk_tree_parent(s, (pk_slice){(const uint8_t *)n->path, n->path_len});
-        zk_session *se = zk_owner_is_session(n->owner) ? zk_session_find(s, (uint64_t)n->owner) : NULL;
-        uint32_t ei = UINT32_MAX;
-        for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
-            if (se->eph[i] == n) ei = i;
-        }
-        PK_ASSERT(se == NULL || ei != UINT32_MAX);
-        zk_htab_remove(&s->nodes, n);
-        bool reapable = zk_node_reapable(n);
-        if (reapable) zk_htab_remove(&s->reapable, n);
-        bool is_root = n == s->root;
-        n = pk_realloc(n, sizeof(zk_node) + n->path_len + 1 + data.len);
-        zk_htab_insert(&s->nodes, n);
-        if (reapable) zk_htab_insert(&s->reapable, n);
-        if (is_root) s->root = n;
-        if (parent != NULL) parent->kids[n->pidx] = n;
-        if (se != NULL) se->eph[ei] = n;
-    }
+    if (data.len != old_len) n = zk_node_move(s, n, n->flags, data.len);
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
     n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     return n;
 }
 
 /* Replaces data and bumps version/mzxid/mtime; returns the (possibly moved) node. */
-zk_node *zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms) {
+zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, uint64_t zxid, int64_t time_ms) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
-    s->digest -= zk_node_digest(n);
+    s->digest -= zk_node_digest_h(n, h);
     s->data_size -= n->data_len > 0 ? (uint64_t)n->data_len : 0;
-    n = zk_tree_replace_data(s, n, data);
-    n->version = zk_version_next(n->version);
-    n->mzxid = (int64_t)zxid;
-    n->mtime_ms = time_ms;
+    size_t cur_len = n->data_len > 0 ? (size_t)n->data_len : 0;
+    uint64_t dz = (uint64_t)zxid - (uint64_t)n->czxid;
+    int32_t dt = (int32_t)(uint32_t)((uint64_t)time_ms - (uint64_t)n->ctime_ms);
+    if ((n->flags & (ZK_NODE_MOD | ZK_NODE_WIDE)) == ZK_NODE_MOD && data.len == cur_len && dz <= UINT32_MAX &&
+        (uint64_t)n->ctime_ms + (uint64_t)(int64_t)dt == (uint64_t)time_ms) {
+        /* the usual rewrite of a set node: same size, narrow fields fit, nothing moves */
+        uint8_t *m = zk_node_sec(n, ZK_NODE_MOD);
+        zk_node_st32(m, zk_version_next(zk_node_ld32(m)));
+        zk_node_st32(m + 4, (int32_t)(uint32_t)dz);
+        zk_node_st32(m + 8, dt);
+        if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
+        n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+        s->data_size += data.len;
+        s->digest += zk_node_digest_h(n, h);
+        return n;
+    }
+    zk_node_vals v;
+    zk_node_get(n, &v);
+    v.version = zk_version_next(v.version);
+    v.mzxid = (int64_t)zxid;
+    v.mtime_ms = time_ms;
+    uint8_t flags = (uint8_t)(n->flags | zk_node_need(n->czxid, n->ctime_ms, &v));
+    size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
+    if (flags != n->flags || data.len != old_len) n = zk_node_move(s, n, flags, data.len); /* one move at most */
+    if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
+    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    zk_node_pack(n, &v);
     s->data_size += data.len;
-    s->digest += zk_node_digest(n);
+    s->digest += zk_node_digest_h(n, h);
     return n;
 }
 
-/* Replaces the ACL and bumps aversion. */
-void zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl) {
+/* Replaces the ACL and bumps aversion; returns the (possibly moved) node. */
+zk_node *zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl) {
     PK_ASSERT(n != NULL && acl != NULL);
-    s->digest -= zk_node_fields_digest(n);
+    uint64_t h = zk_path_hash(zk_node_path_slice(n));
+    s->digest -= zk_node_fields_digest(n, h);
     zk_acl_unref(&s->acls, n->acl);
     n->acl = acl;
-    n->aversion = zk_version_next(n->aversion);
-    s->digest += zk_node_fields_digest(n);
+    zk_node_vals v;
+    zk_node_get(n, &v);
+    v.aversion = zk_version_next(v.aversion);
+    n = zk_node_update(s, n, n->czxid, n->ctime_ms, &v);
+    s->digest += zk_node_fields_digest(n, h);
+    return n;
 }
 
 /* Fills the client-visible stat of a node. */
 void zk_node_stat(const zk_node *n, struct wire_stat *st) {
     PK_ASSERT(n != NULL && st != NULL);
+    zk_node_vals v;
+    zk_node_get(n, &v);
     st->czxid = n->czxid;
-    st->mzxid = n->mzxid;
+    st->mzxid = v.mzxid;
     st->ctime_ms = n->ctime_ms;
-    st->mtime_ms = n->mtime_ms;
-    st->version = n->version;
-    st->cversion = zk_cversion(n->ccount, n->nkids);
-    st->aversion = n->aversion;
-    st->ephemeral_owner = zk_owner_visible(n->owner);
+    st->mtime_ms = v.mtime_ms;
+    st->version = v.version;
+    st->cversion = zk_cversion(v.ccount, v.nkids);
+    st->aversion = v.aversion;
+    st->ephemeral_owner = zk_owner_visible(v.owner);
     st->data_length = n->data_len > 0 ? n->data_len : 0;
-    st->num_children = (int32_t)n->nkids;
-    st->pzxid = n->pzxid;
+    st->num_children = (int32_t)v.nkids;
+    st->pzxid = v.pzxid;
 }
 
 /* Compares a session with an id key. */
@@ -300,6 +455,7 @@ void zk_session_each(const zk_state *s, void (*fn)(void *ctx, uint64_t session_i
 /* Creates a state holding only "/" (world:anyone ALL, empty data). */
 zk_state *zk_state_new_empty(void) {
     zk_state *s = pk_calloc(1, sizeof *s);
+    zk_slab_init(&s->slab);
     zk_htab_init(&s->nodes, zk_node_hash_of);
     zk_htab_init(&s->reapable, zk_node_hash_of);
     zk_htab_init(&s->acls, zk_acl_hash_of);
@@ -311,7 +467,8 @@ zk_state *zk_state_new_empty(void) {
     zk_acl *acl = zk_acl_intern(&s->acls, pk_buf_slice(&b));
     pk_buf_deinit(&b);
     PK_ASSERT(acl != NULL);
-    s->root = zk_node_alloc(pk_slice_str("/"), jute_empty(), acl);
+    static const zk_node_vals zero;
+    s->root = zk_node_alloc(s, pk_slice_str("/"), jute_empty(), acl, 0, 0, &zero);
     zk_htab_insert(&s->nodes, s->root);
     s->digest = zk_node_digest(s->root);
     return s;
@@ -333,11 +490,23 @@ zk_state *zk_state_new(void) {
         } else {
             acl->node_refs++;
         }
-        zk_node *n = zk_tree_create(s, pk_slice_str(paths[i]), jute_empty(), acl, 0, 0, 0);
-        if (i == 2) n->aversion = -1;
+        pk_slice path = pk_slice_str(paths[i]);
+        zk_node *parent = zk_tree_parent(s, path);
+        zk_node *n = zk_tree_create(s, &parent, path, jute_empty(), acl, 0, 0, 0);
+        if (i == 2) {
+            zk_node_vals v;
+            zk_node_get(n, &v);
+            v.aversion = -1;
+            zk_node_update(s, n, n->czxid, n->ctime_ms, &v);
+        }
     }
-    s->root->ccount = 0;
-    zk_tree_find(s, pk_slice_str("/zookeeper"))->ccount = 0;
+    zk_node *resets[2] = {s->root, zk_tree_find(s, pk_slice_str("/zookeeper"))};
+    for (size_t i = 0; i < 2; i++) {
+        zk_node_vals v;
+        zk_node_get(resets[i], &v);
+        v.ccount = 0;
+        zk_node_update(s, resets[i], resets[i]->czxid, resets[i]->ctime_ms, &v);
+    }
     s->digest = zk_state_digest_full(s);
     PK_ASSERT(s->nodes.count == 4);
     return s;
@@ -351,7 +520,7 @@ void zk_state_free(zk_state *s) {
         if (n != NULL) {
             zk_acl_unref(NULL, n->acl);
             n->acl = NULL;
-            zk_node_free(NULL, n);
+            zk_node_free(s, NULL, n);
         }
     }
     for (size_t i = 0; i < s->sessions.cap; i++) {
@@ -365,6 +534,7 @@ void zk_state_free(zk_state *s) {
     zk_htab_deinit(&s->reapable);
     zk_htab_deinit(&s->acls);
     zk_htab_deinit(&s->sessions);
+    zk_slab_deinit(&s->slab);
     free(s);
 }
 
@@ -550,25 +720,42 @@ bool zk_events_readable(const zk_events *e, size_t i, const zk_auth *auth) {
 
 /* Links a loaded node (snapshot) under its existing parent without changing the parent's stat or the digest;
  * returns false when the path is a duplicate, has no parent, or the owner session is missing. */
-bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint) {
-    PK_ASSERT(s != NULL && n != NULL && parent_hint != NULL);
-    pk_slice path = {(const uint8_t *)n->path, n->path_len};
-    if (path.len < 2 || path.ptr[0] != '/' || zk_tree_find(s, path) != NULL) return false;
+bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t *hash_out) {
+    PK_ASSERT(s != NULL && n != NULL && parent_hint != NULL && hash_out != NULL);
+    pk_slice path = zk_node_path_slice(n);
+    if (path.len < 2 || path.ptr[0] != '/') return false;
+    uint64_t h = zk_path_hash(path);
+    *hash_out = h;
+    if (zk_htab_find(&s->nodes, h, zk_node_eq, &path) != NULL) return false;
     /* Siblings arrive together in a snapshot: reuse the previous node's parent when the paths agree. */
     size_t plen = zk_path_parent_len(path);
     zk_node *parent = *parent_hint;
-    if (parent == NULL || parent->path_len != plen || memcmp(parent->path, path.ptr, plen) != 0)
+    if (parent == NULL || parent->path_len != plen || memcmp(zk_node_path(parent), path.ptr, plen) != 0)
         parent = zk_tree_parent(s, path);
     *parent_hint = parent;
-    if (parent == NULL || zk_owner_is_session(parent->owner)) return false;  /* ephemerals have no children */
+    if (parent == NULL || zk_owner_is_session(zk_node_owner(parent))) return false;  /* ephemerals have no children */
+    PK_ASSERT(zk_node_nkids(n) == 0);
     zk_session *se = NULL;
-    if (zk_owner_is_session(n->owner)) {
-        se = zk_session_find(s, (uint64_t)n->owner);
+    int64_t owner = zk_node_owner(n);
+    if (zk_owner_is_session(owner)) {
+        se = zk_session_find(s, (uint64_t)owner);
         if (se == NULL) return false;
     }
-    zk_kids_add(parent, n);
-    zk_htab_insert(&s->nodes, n);
-    if (zk_node_reapable(n)) zk_htab_insert(&s->reapable, n);
+    if (parent->flags & ZK_NODE_PAR) { /* the usual case (a loaded parent has ccount > 0): only kids change */
+        zk_node_vals pv = {.nkids = zk_node_nkids(parent), .kids = zk_node_kids(parent)};
+        zk_kids_push(&pv, n);
+        uint8_t *q = zk_node_sec(parent, ZK_NODE_PAR);
+        memcpy(q, &pv.kids, sizeof pv.kids);
+        zk_node_st32(q + sizeof(void *), (int32_t)pv.nkids);
+    } else {
+        zk_node_vals pv;
+        zk_node_get(parent, &pv);
+        zk_kids_push(&pv, n);
+        parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv); /* moves to gain PAR */
+        *parent_hint = parent;
+    }
+    zk_htab_insert_h(&s->nodes, n, h);
+    if (zk_node_reapable(n)) zk_htab_insert_h(&s->reapable, n, h);
     s->data_size += n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
     if (se != NULL) {
         zk_session_add_eph(se, n);
@@ -578,10 +765,14 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint) {
 }
 
 /* Allocates a detached node for loading (fields zero, hash set, data copied). */
-zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl) { return zk_node_alloc(path, data, acl); }
+zk_node *zk_tree_alloc_node(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
+                            const zk_node_vals *v) {
+    PK_ASSERT(v->nkids == 0 && v->kids == NULL);
+    return zk_node_alloc(s, path, data, acl, czxid, ctime_ms, v);
+}
 
 /* Pre-sizes the node table. */
 void zk_tree_reserve(zk_state *s, size_t n) { zk_htab_reserve(&s->nodes, n); }
 
 /* Frees a detached node (load failure). */
-void zk_tree_free_node(zk_state *s, zk_node *n) { zk_node_free(s, n); }
+void zk_tree_free_node(zk_state *s, zk_node *n) { zk_node_free(s, &s->acls, n); }

@@ -1,10 +1,13 @@
 /* zk internals shared by the files of src/zk (not part of the public contract; include zk.h instead).
  *
  * Layout of the replicated state:
- *  - Nodes live in one open-addressing hash table keyed by full path (zk_htab, hash = pk_hash64(path)).
- *    Each node is ONE allocation (struct + NUL-terminated path); data is a second allocation (NULL when
- *    the data is null or empty). Children are a vector of node pointers in the parent; every child
- *    knows its index there (pidx), so removal is O(1) (swap with the last).
+ *  - Nodes live in one open-addressing hash table keyed by full path (zk_htab, hash = zk_path_hash(path),
+ *    stored as 32 bits beside each slot; the node itself does not cache it). Each node is ONE block of
+ *    the state's slab (zk_slab): the compact header, optional owner/wide stat fields, the NUL-terminated
+ *    path and the data bytes (see "nodes" below). Children are a vector of node pointers in the parent;
+ *    every child knows its index there (pidx), so removal is O(1) (swap with the last). A node that
+ *    changes size (data length, narrow -> wide) moves; zk_node_move re-points the table slots, the
+ *    parent's kids entry, the session's ephemeral entry and root, the only pointers the state keeps.
  *  - ACL lists are interned (refcounted, like ZooKeeper's ReferenceCountedACLCache). A list is stored
  *    as its jute vector<ACL> bytes ("blob") plus decoded entries pointing into the blob. node_refs counts
  *    nodes (and prep overlay entries) using it; ext_refs counts zk_events holding it. A list is in the
@@ -18,7 +21,9 @@
 #ifndef PK_ZK_INT_H
 #define PK_ZK_INT_H
 
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "zk/zk.h"
 #include "zk/txn.h"
@@ -28,10 +33,12 @@
 /* ---- generic open-addressing pointer table (linear probing, backward-shift deletion) ---- */
 typedef struct zk_htab {
     void **slots;
-    uint16_t *tags; /* top 16 bits of each slot's hash: probes skip most items without touching them */
-    size_t cap;     /* power of two, or 0 */
+    uint32_t *hashes; /* low 32 bits of each occupied slot's hash: the home slot is derived from them
+                       * (multiply-shift), and probes skip most items without touching them */
+    size_t cap;       /* any size >= 16 (load <= 0.85, 0.6 after a growth), or 0 */
     size_t count;
-    uint64_t (*hash_of)(const void *item);
+    uint64_t (*hash_of)(const void *item); /* only zk_htab_insert / zk_htab_remove call it (a node's
+                                              * hash_of rehashes its path); growth and removal shifts never do */
 } zk_htab;
 
 /* Initializes an empty table whose items report their hash through hash_of. */
@@ -42,10 +49,40 @@ void zk_htab_deinit(zk_htab *t);
 void *zk_htab_find(const zk_htab *t, uint64_t h, bool (*eq)(const void *item, const void *key), const void *key);
 /* Inserts an item (its key must not be present). */
 void zk_htab_insert(zk_htab *t, void *item);
+/* Inserts an item whose hash_of is h (saves recomputing it). */
+void zk_htab_insert_h(zk_htab *t, void *item, uint64_t h);
 /* Removes exactly this item (must be present). */
 void zk_htab_remove(zk_htab *t, const void *item);
-/* Grows the table so that n items fit without rehashing. */
+/* Removes exactly this item, whose hash_of is h (must be present). */
+void zk_htab_remove_h(zk_htab *t, const void *item, uint64_t h);
+/* Grows the table so that n items fit at load 3/4 (an exact reservation). */
 void zk_htab_reserve(zk_htab *t, size_t n);
+
+/* ---- node allocator ----
+ * Blocks up to ZK_SLAB_MAX_BLOCK bytes are carved in 8-byte steps from chunks (4 KiB doubling to 1 MiB)
+ * with no per-block header, and recycled through one LIFO free list per size (memory is never given
+ * back to malloc before zk_slab_deinit). Larger blocks go to malloc. The caller passes the block's size
+ * to zk_slab_free. Under ASan free and unused bytes are poisoned. */
+#define ZK_SLAB_MAX_BLOCK 2048u
+
+typedef struct zk_slab {
+    void *free[ZK_SLAB_MAX_BLOCK / 8u + 1u]; /* free[r / 8]: free blocks of r bytes (next pointer first) */
+    uint8_t *cur;          /* unused rest of the newest chunk */
+    size_t cur_left;
+    uint8_t **chunks;
+    size_t *chunk_sizes;
+    size_t nchunks;
+    size_t free_bytes;     /* bytes on the free lists */
+} zk_slab;
+
+/* Initializes an empty allocator. */
+void zk_slab_init(zk_slab *a);
+/* Frees every chunk (blocks larger than ZK_SLAB_MAX_BLOCK must have been freed with zk_slab_free). */
+void zk_slab_deinit(zk_slab *a);
+/* Allocates n > 0 bytes, 8-byte aligned. */
+void *zk_slab_alloc(zk_slab *a, size_t n);
+/* Frees a block allocated with n bytes. */
+void zk_slab_free(zk_slab *a, void *p, size_t n);
 
 /* ---- ACL lists ---- */
 typedef struct zk_acl_entry {
@@ -94,25 +131,141 @@ size_t zk_path_parent_len(pk_slice path);
 /* Hash of a path as used by every path-keyed table. */
 static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, path.len, 0x7a6b5f7061746821ull); }
 
-/* ---- nodes ---- */
+/* ---- nodes ----
+ * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 37-byte header, then a tail of
+ * optional sections, each present only when its flag is set, in this order:
+ *   ZK_NODE_OWNER  owner i64                                        (absent: 0)
+ *   ZK_NODE_WIDE   mzxid i64, pzxid i64, mtime i64                  (absent: narrow, see below)
+ *   ZK_NODE_MOD    version i32, mzxid_d u32, mtime_d i32            (absent: version 0, no deltas)
+ *   ZK_NODE_PAR    kids pointer, nkids u32, ccount i32, pzxid_d u32 (absent: no children, ccount 0)
+ *   ZK_NODE_AVER   aversion i32                                     (absent: 0)
+ * then the NUL-terminated path and the data bytes. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d,
+ * pzxid = czxid + pzxid_d (unsigned 32-bit deltas, 0 when their section is absent) and
+ * mtime = ctime + mtime_d (signed 32-bit). A pristine leaf (never set, no children ever, no owner, ACL
+ * never set) is header + path + data. A mutation that needs a section the node lacks (or a value that
+ * does not fit a delta) moves the node to a larger block with the section added (sections are never
+ * dropped while the node lives; a reload drops the ones whose values are defaults): zk_node_update and
+ * the zk_tree_* functions return the new address and fix every pointer the state holds to it (table
+ * slots, parent's kids, session's ephemerals, root). Tail fields are unaligned: only the accessors below
+ * read them. The node does not cache its path hash: it is recomputed from the path (zk_path_hash). */
+#define ZK_NODE_OWNER 0x01u
+#define ZK_NODE_WIDE 0x02u
+#define ZK_NODE_MOD 0x04u
+#define ZK_NODE_PAR 0x08u
+#define ZK_NODE_AVER 0x10u
+
 typedef struct zk_node {
-    uint64_t hash;            /* zk_path_hash(path) */
     zk_acl *acl;              /* interned, node_refs held */
-    struct zk_node **kids;    /* children; capacity: 0 when nkids == 0, else >= max(2, pow2 ceiling of nkids) */
-    int64_t czxid, mzxid, pzxid;
-    int64_t ctime_ms, mtime_ms;
-    int64_t owner;            /* ephemeral owner (raw: container INT64_MIN, TTL 0xFF<<56|ttl, session id) */
+    int64_t czxid;
+    int64_t ctime_ms;
     int32_t data_len;         /* -1 = null */
+    uint32_t pidx;            /* index in parent's kids */
+    uint32_t path_len;
+    uint8_t flags;            /* ZK_NODE_*: which optional tail sections are present */
+    uint8_t tail[];           /* see above */
+} zk_node;
+
+/* Every stat/structure field of a node that may live in the tail, unpacked. */
+typedef struct zk_node_vals {
+    int64_t owner;            /* raw: container INT64_MIN, TTL 0xFF<<56|ttl, session id, or 0 */
+    int64_t mzxid, pzxid, mtime_ms;
     int32_t version, aversion;
     int32_t ccount;           /* child create counter (cversion reported as 2*ccount - nkids) */
     uint32_t nkids;
-    uint32_t pidx;            /* index in parent's kids */
-    uint32_t path_len;
-    char path[];              /* NUL-terminated path, then data_len (if > 0) data bytes, in the same allocation */
-} zk_node;
+    struct zk_node **kids;    /* capacity: 0 when nkids == 0, else >= max(2, pow2 ceiling of nkids) */
+} zk_node_vals;
 
+/* Bytes of a node's header (the tail starts here; sizeof would include padding). */
+#define ZK_NODE_HDR offsetof(zk_node, tail)
+#define ZK_NODE_OWNER_LEN 8u
+#define ZK_NODE_WIDE_LEN 24u
+#define ZK_NODE_MOD_LEN 12u
+#define ZK_NODE_PAR_LEN (sizeof(void *) + 12u)
+#define ZK_NODE_AVER_LEN 4u
+
+/* Bytes of the optional tail sections present in flags. */
+static inline size_t zk_node_opt_len(uint8_t flags) {
+    return ((flags & ZK_NODE_OWNER) ? ZK_NODE_OWNER_LEN : 0u) + ((flags & ZK_NODE_WIDE) ? ZK_NODE_WIDE_LEN : 0u) +
+           ((flags & ZK_NODE_MOD) ? ZK_NODE_MOD_LEN : 0u) + ((flags & ZK_NODE_PAR) ? ZK_NODE_PAR_LEN : 0u) +
+           ((flags & ZK_NODE_AVER) ? ZK_NODE_AVER_LEN : 0u);
+}
+/* The tail section with flag f (which must be present) of a node. */
+static inline uint8_t *zk_node_sec(const zk_node *n, uint8_t f) {
+    return (uint8_t *)(uintptr_t)n->tail + zk_node_opt_len((uint8_t)(n->flags & (f - 1u)));
+}
+/* Reads a native int64 from an unaligned address. */
+static inline int64_t zk_node_ld64(const uint8_t *p) {
+    int64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+/* Reads a native int32 from an unaligned address. */
+static inline int32_t zk_node_ld32(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+/* The node's NUL-terminated full path. */
+static inline char *zk_node_path(const zk_node *n) { return (char *)(uintptr_t)(n->tail + zk_node_opt_len(n->flags)); }
+/* The node's path as a slice. */
+static inline pk_slice zk_node_path_slice(const zk_node *n) { return (pk_slice){(const uint8_t *)zk_node_path(n), n->path_len}; }
 /* The node's data bytes (stored right after the path's NUL). */
-static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(n->path + n->path_len + 1); }
+static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(zk_node_path(n) + n->path_len + 1); }
+/* The raw owner (0 when absent). */
+static inline int64_t zk_node_owner(const zk_node *n) { return (n->flags & ZK_NODE_OWNER) ? zk_node_ld64(n->tail) : 0; }
+/* Data version. */
+static inline int32_t zk_node_version(const zk_node *n) {
+    return (n->flags & ZK_NODE_MOD) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_MOD)) : 0;
+}
+/* ACL version. */
+static inline int32_t zk_node_aversion(const zk_node *n) {
+    return (n->flags & ZK_NODE_AVER) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_AVER)) : 0;
+}
+/* Number of children. */
+static inline uint32_t zk_node_nkids(const zk_node *n) {
+    return (n->flags & ZK_NODE_PAR) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *)) : 0u;
+}
+/* The children vector (NULL when there are none). */
+static inline struct zk_node **zk_node_kids(const zk_node *n) {
+    if (!(n->flags & ZK_NODE_PAR)) return NULL;
+    struct zk_node **k;
+    memcpy(&k, zk_node_sec(n, ZK_NODE_PAR), sizeof k);
+    return k;
+}
+/* Child create counter. */
+static inline int32_t zk_node_ccount(const zk_node *n) {
+    return (n->flags & ZK_NODE_PAR) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *) + 4u) : 0;
+}
+/* Last modification zxid. */
+static inline int64_t zk_node_mzxid(const zk_node *n) {
+    if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE));
+    uint32_t d = (n->flags & ZK_NODE_MOD) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_MOD) + 4u) : 0u;
+    return (int64_t)((uint64_t)n->czxid + d);
+}
+/* Zxid of the last child create/delete. */
+static inline int64_t zk_node_pzxid(const zk_node *n) {
+    if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE) + 8u);
+    uint32_t d = (n->flags & ZK_NODE_PAR) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *) + 8u) : 0u;
+    return (int64_t)((uint64_t)n->czxid + d);
+}
+/* Last modification time. */
+static inline int64_t zk_node_mtime(const zk_node *n) {
+    if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE) + 16u);
+    int32_t d = (n->flags & ZK_NODE_MOD) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_MOD) + 8u) : 0;
+    return (int64_t)((uint64_t)n->ctime_ms + (uint64_t)(int64_t)d);
+}
+/* Unpacks every tail field of a node. */
+static inline void zk_node_get(const zk_node *n, zk_node_vals *v) {
+    v->owner = zk_node_owner(n);
+    v->mzxid = zk_node_mzxid(n);
+    v->pzxid = zk_node_pzxid(n);
+    v->mtime_ms = zk_node_mtime(n);
+    v->version = zk_node_version(n);
+    v->aversion = zk_node_aversion(n);
+    v->ccount = zk_node_ccount(n);
+    v->nkids = zk_node_nkids(n);
+    v->kids = zk_node_kids(n);
+}
 
 #define ZK_OWNER_CONTAINER INT64_MIN
 #define ZK_OWNER_TTL_MASK 0xFF00000000000000ull
@@ -143,6 +296,7 @@ typedef struct zk_session {
 } zk_session;
 
 struct zk_state_s {
+    zk_slab slab;       /* every node's memory */
     zk_htab nodes;
     zk_htab reapable;   /* the container and TTL nodes (a subset of nodes): what the reaper scans */
     zk_htab acls;
@@ -156,17 +310,22 @@ struct zk_state_s {
 
 /* Finds a node by path (NULL if absent). */
 zk_node *zk_tree_find(const zk_state *s, pk_slice path);
+/* Finds a node by path whose zk_path_hash is h (NULL if absent). */
+zk_node *zk_tree_find_h(const zk_state *s, pk_slice path, uint64_t h);
 /* Finds the parent of a non-root path. */
 zk_node *zk_tree_parent(const zk_state *s, pk_slice path);
-/* Creates a node under an existing parent (no checks beyond asserts); acl's node_ref is taken over. */
-zk_node *zk_tree_create(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner, uint64_t zxid,
-                        int64_t time_ms);
-/* Deletes a childless node, updating parent pzxid and the session's ephemerals. */
-void zk_tree_delete(zk_state *s, zk_node *n, uint64_t zxid);
-/* Replaces a node's data, bumping version, mzxid and mtime; the node may move: returns its new address. */
-zk_node *zk_tree_set_data(zk_state *s, zk_node *n, pk_slice data, uint64_t zxid, int64_t time_ms);
-/* Replaces a node's ACL (takes over acl's node_ref), bumping aversion. */
-void zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl);
+/* Creates a node under *parentp, the existing parent of path (no checks beyond asserts); acl's node_ref is
+ * taken over. The parent may move (its pzxid changes): *parentp is updated. */
+zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner,
+                        uint64_t zxid, int64_t time_ms);
+/* Deletes a childless node n of parent, updating parent's pzxid (the parent may move) and the session's
+ * ephemerals. */
+void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid);
+/* Replaces the data of node n (h = zk_path_hash of its path), bumping version, mzxid and mtime; the node may
+ * move: returns its new address. */
+zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, uint64_t zxid, int64_t time_ms);
+/* Replaces a node's ACL (takes over acl's node_ref), bumping aversion; the node may move: returns its new address. */
+zk_node *zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl);
 /* Fills a wire stat with what clients see. */
 void zk_node_stat(const zk_node *n, struct wire_stat *st);
 /* Session lookup. */
@@ -177,16 +336,25 @@ zk_session *zk_session_add(zk_state *s, uint64_t id, int32_t timeout_ms, const u
 void zk_session_remove(zk_state *s, zk_session *se);
 /* Digest contribution of a node. */
 uint64_t zk_node_digest(const zk_node *n);
+/* Digest contribution of a node whose path hash (zk_path_hash) is h. */
+uint64_t zk_node_digest_h(const zk_node *n, uint64_t h);
 /* Digest contribution of a session. */
 uint64_t zk_session_digest(const zk_session *se);
-/* Links a snapshot-loaded node under its parent (no stat/digest changes); false if it does not fit. */
-bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint);
+/* Links a snapshot-loaded node under its parent (no stat/digest changes); false if it does not fit.
+ * *hash_out receives the node's path hash. */
+bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t *hash_out);
 /* Replaces a node's data bytes only (no stat/digest change; the node may move): returns its new address. */
 zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data);
+/* Stores every tail field v (and czxid, ctime) of a linked node, adding the sections it needs (the node
+ * moves then); no digest or table change beyond the move: returns its new address. v->kids/nkids must be
+ * the node's own vector (or a replacement the caller maintains); an owner change keeps the reapable table
+ * in step but never the session lists (only snapshot load of "/" and tests change it). */
+zk_node *zk_node_update(zk_state *s, zk_node *n, int64_t czxid, int64_t ctime_ms, const zk_node_vals *v);
 /* Pre-sizes the node table for n nodes (snapshot load). */
 void zk_tree_reserve(zk_state *s, size_t n);
-/* Allocates a detached node (stat zero) for loading. */
-zk_node *zk_tree_alloc_node(pk_slice path, pk_slice data, zk_acl *acl);
+/* Allocates a detached node for loading with czxid, ctime and the tail fields v (v->nkids 0, kids NULL). */
+zk_node *zk_tree_alloc_node(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
+                            const zk_node_vals *v);
 /* Frees a detached node, dropping its ACL ref. */
 void zk_tree_free_node(zk_state *s, zk_node *n);
 /* Creates an empty state with only "/" (no /zookeeper nodes; used by deserialize). */

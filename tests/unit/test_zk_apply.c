@@ -154,7 +154,10 @@ Test(zk_apply, versions_and_version_checks) {
     cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/w", "a", 0), 0);
     zk_node *n = zk_tree_find(t.s, pk_slice_str("/w"));
     t.s->digest -= zk_node_digest(n);
-    n->version = -2;
+    zk_node_vals v;
+    zk_node_get(n, &v);
+    v.version = -2;
+    n = zk_node_update(t.s, n, n->czxid, n->ctime_ms, &v);
     t.s->digest += zk_node_digest(n);
     cr_assert_eq(zkt_set(&t, 0, "/w", "b", -2, NULL), 0);
     zkt_stat(&t, "/w", &st);
@@ -201,7 +204,10 @@ Test(zk_apply, sequential_names) {
     /* signed wrap: counter at INT32_MAX then MIN */
     zk_node *q = zk_tree_find(t.s, pk_slice_str("/q"));
     t.s->digest -= zk_node_digest(q);
-    q->ccount = INT32_MAX;
+    zk_node_vals v;
+    zk_node_get(q, &v);
+    v.ccount = INT32_MAX;
+    q = zk_node_update(t.s, q, q->czxid, q->ctime_ms, &v);
     t.s->digest += zk_node_digest(q);
     cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/q/s", "", ZK_CREATE_PERSISTENT_SEQUENTIAL), 0);
     cr_assert_eq(memcmp(t.reply.data + 4, "/q/s2147483647", 14), 0);

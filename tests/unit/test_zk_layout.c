@@ -1,0 +1,391 @@
+/* Compact znode layout (zk_int.h): narrow/wide stat fields, the optional owner field, moves of nodes that
+ * other structures point to, deep paths, long names, many children, delete/re-create, and the node table
+ * (non-power-of-two capacity, backward-shift removal), each checked against stats, getChildren, the full
+ * digest and a snapshot round trip. */
+#include "test_zk_fixture.h"
+#include "zk/zk_int.h"
+
+/* Serializes the state, loads it back, checks the digest and that serializing again gives the same bytes. */
+static void zkl_snap_roundtrip(zkt *t) {
+    pk_buf a, b;
+    pk_buf_init(&a);
+    pk_buf_init(&b);
+    zk_state_serialize(t->s, &a);
+    zk_state *s2 = NULL;
+    char err[128] = "";
+    cr_assert_eq(zk_state_deserialize(pk_buf_slice(&a), &s2, err, sizeof err), PK_OK, "%s", err);
+    cr_assert_eq(zk_state_digest(s2), zk_state_digest(t->s));
+    cr_assert_eq(zk_state_digest_full(s2), zk_state_digest(t->s));
+    zk_state_serialize(s2, &b);
+    cr_assert_eq(a.len, b.len);
+    cr_assert(memcmp(a.data, b.data, a.len) == 0, "snapshot bytes differ after a reload");
+    zk_stats x, y;
+    zk_state_stats(t->s, &x);
+    zk_state_stats(s2, &y);
+    cr_assert_eq(x.node_count, y.node_count);
+    cr_assert_eq(x.ephemeral_count, y.ephemeral_count);
+    cr_assert_eq(x.approximate_data_size, y.approximate_data_size);
+    zk_state_free(s2);
+    pk_buf_deinit(&a);
+    pk_buf_deinit(&b);
+}
+
+/* Returns the number of children getChildren reports for path and checks that name is among them (if given). */
+static int32_t zkl_children(zkt *t, const char *path, const char *name) {
+    pk_buf b, out;
+    pk_buf_init(&b);
+    pk_buf_init(&out);
+    struct wire_get_children_request r = {pk_slice_str(path), false};
+    wire_get_children_request_encode(&b, &r);
+    zk_read_result rr;
+    zk_read(t->s, &zkt_anon, 0, ZK_OP_GET_CHILDREN, pk_buf_slice(&b), &out, &rr);
+    cr_assert_eq(rr.err, ZK_ERR_OK);
+    jute_reader jr;
+    jute_reader_init(&jr, out.data, out.len, 1 << 24);
+    int32_t n = jute_read_int(&jr);
+    bool found = name == NULL;
+    for (int32_t i = 0; i < n; i++) {
+        pk_slice c = jute_read_ustring(&jr);
+        if (name != NULL && pk_slice_eq(c, pk_slice_str(name))) found = true;
+    }
+    cr_assert(jute_reader_done(&jr) && jr.err == 0);
+    cr_assert(found, "%s not among the children of %s", name, path);
+    pk_buf_deinit(&b);
+    pk_buf_deinit(&out);
+    return n;
+}
+
+Test(zk_layout, header_is_compact) {
+    cr_assert_leq(ZK_NODE_HDR, 37, "header grew: %zu bytes", (size_t)ZK_NODE_HDR);
+}
+
+Test(zk_layout, sections_appear_as_fields_leave_their_defaults) {
+    zkt t;
+    zkt_init(&t);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/s", "data", 0), 0);
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, 0, "a pristine leaf is header + path + data");
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/s/k", NULL, 0), 0); /* the parent moves to gain PAR */
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR);
+    cr_assert_eq(zkt_set(&t, 0, "/s", "data", -1, NULL), 0); /* same size: moves only to gain MOD */
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR | ZK_NODE_MOD);
+    zk_node *before = zk_tree_find(t.s, pk_slice_str("/s"));
+    t.now_ms += 5;
+    cr_assert_eq(zkt_set(&t, 0, "/s", "DATA", -1, NULL), 0); /* same size, deltas fit: rewritten in place */
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s")), before);
+    struct wire_stat st0;
+    cr_assert_eq(zkt_stat(&t, "/s", &st0), 0);
+    cr_assert_eq(st0.version, 2);
+    cr_assert_eq(st0.mzxid, (int64_t)t.zxid);
+    cr_assert_eq(st0.mtime_ms, t.now_ms);
+    t.now_ms -= 5;
+    cr_assert_eq(zkt_set(&t, 0, "/s", "data", -1, NULL), 0);
+    pk_buf b;
+    pk_buf_init(&b);
+    struct wire_acl ro = zkt_acl1(ZK_PERM_ALL, "world", "anyone");
+    struct wire_set_acl_request sr = {pk_slice_str("/s/k"), {1, &ro, {NULL, 0}}, -1};
+    wire_set_acl_request_encode(&b, &sr);
+    cr_assert_eq(zkt_write(&t, 0, ZK_OP_SET_ACL, &b, NULL), 0);
+    pk_buf_deinit(&b);
+    zk_node *k = zk_tree_find(t.s, pk_slice_str("/s/k"));
+    cr_assert_eq(k->flags, ZK_NODE_AVER);
+    cr_assert_eq(k->data_len, -1);
+    struct wire_stat st;
+    cr_assert_eq(zkt_stat(&t, "/s/k", &st), 0);
+    cr_assert_eq(st.aversion, 1);
+    cr_assert_eq(st.version, 0);
+    cr_assert_eq(st.mzxid, st.czxid);
+    cr_assert_eq(st.pzxid, st.czxid);
+    cr_assert_eq(zkt_stat(&t, "/s", &st), 0);
+    cr_assert_eq(st.version, 3);
+    cr_assert_eq(st.cversion, 1);
+    cr_assert_eq(st.num_children, 1);
+    cr_assert_eq(st.pzxid, st.czxid + 1);
+    cr_assert_eq(st.mzxid, st.czxid + 4);
+    t.zxid += 9ull << 32; /* same size but the zxid delta no longer fits: the in-place path must not be taken */
+    cr_assert_eq(zkt_set(&t, 0, "/s", "data", -1, NULL), 0);
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR | ZK_NODE_MOD | ZK_NODE_WIDE);
+    cr_assert_eq(zkt_stat(&t, "/s", &st), 0);
+    cr_assert_eq(st.mzxid, (int64_t)t.zxid);
+    cr_assert_eq(st.version, 4);
+    zkl_snap_roundtrip(&t);
+    cr_assert_eq(zkt_delete(&t, 0, "/s/k", -1, NULL), 0); /* sections stay while the node lives */
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR | ZK_NODE_MOD | ZK_NODE_WIDE);
+    zkl_snap_roundtrip(&t);
+    zkt_deinit(&t);
+}
+
+Test(zk_layout, epoch_change_widens_mzxid_and_pzxid) {
+    zkt t;
+    zkt_init(&t);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/p", "abc", 0), 0);
+    zk_node *p = zk_tree_find(t.s, pk_slice_str("/p"));
+    cr_assert_eq(p->flags, 0, "a fresh node is narrow and has no owner");
+    t.zxid = 3ull << 32; /* a later epoch: deltas from czxid no longer fit 32 bits */
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/p/c", "x", 0), 0);
+    p = zk_tree_find(t.s, pk_slice_str("/p"));
+    cr_assert(p->flags & ZK_NODE_WIDE, "parent's pzxid no longer fits");
+    struct wire_stat st;
+    cr_assert_eq(zkt_stat(&t, "/p", &st), 0);
+    cr_assert_eq(st.pzxid, (int64_t)t.zxid);
+    cr_assert_eq(st.mzxid, 1);
+    cr_assert_eq(st.czxid, 1);
+    cr_assert_eq(st.num_children, 1);
+    cr_assert_eq(st.data_length, 3);
+    cr_assert_eq(zkl_children(&t, "/p", "c"), 1);
+    cr_assert_eq(zkt_set(&t, 0, "/p", "longer data", -1, NULL), 0); /* moves the wide node */
+    cr_assert_eq(zkt_stat(&t, "/p", &st), 0);
+    cr_assert_eq(st.mzxid, (int64_t)t.zxid);
+    cr_assert_eq(st.version, 1);
+    cr_assert_eq(zkl_children(&t, "/p", "c"), 1);
+    zkl_snap_roundtrip(&t);
+    cr_assert_eq(zkt_delete(&t, 0, "/p/c", -1, NULL), 0);
+    cr_assert_eq(zkt_stat(&t, "/p", &st), 0);
+    cr_assert_eq(st.pzxid, (int64_t)t.zxid);
+    cr_assert_eq(st.cversion, 2);
+    zkl_snap_roundtrip(&t);
+    zkt_deinit(&t);
+}
+
+Test(zk_layout, mtime_backwards_and_far_ahead) {
+    zkt t;
+    zkt_init(&t);
+    t.now_ms = 5000000;
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/m", "", 0), 0);
+    struct wire_stat st;
+    t.now_ms = 1; /* clocks may go back */
+    cr_assert_eq(zkt_set(&t, 0, "/m", "a", -1, NULL), 0);
+    cr_assert_eq(zkt_stat(&t, "/m", &st), 0);
+    cr_assert_eq(st.ctime_ms, 5000000);
+    cr_assert_eq(st.mtime_ms, 1);
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/m"))->flags, ZK_NODE_MOD, "a small negative delta stays narrow");
+    t.now_ms = 5000000 + ((int64_t)1 << 31); /* 24.9 days later: just past the signed 32-bit delta */
+    cr_assert_eq(zkt_set(&t, 0, "/m", "b", -1, NULL), 0);
+    cr_assert_eq(zkt_stat(&t, "/m", &st), 0);
+    cr_assert_eq(st.mtime_ms, t.now_ms);
+    cr_assert(zk_tree_find(t.s, pk_slice_str("/m"))->flags & ZK_NODE_WIDE);
+    t.now_ms = INT64_MAX;
+    cr_assert_eq(zkt_set(&t, 0, "/m", "c", -1, NULL), 0);
+    cr_assert_eq(zkt_stat(&t, "/m", &st), 0);
+    cr_assert_eq(st.mtime_ms, INT64_MAX);
+    cr_assert_eq(st.ctime_ms, 5000000);
+    zkl_snap_roundtrip(&t);
+    zkt_deinit(&t);
+}
+
+Test(zk_layout, ephemeral_owner_field_and_moves) {
+    zkt t;
+    zkt_init(&t);
+    zkt_session(&t, 0x1234);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/e", "", 0), 0);
+    cr_assert_eq(zkt_create(&t, 0x1234, ZK_OP_CREATE, "/e/a", "1", ZK_CREATE_EPHEMERAL), 0);
+    cr_assert_eq(zkt_create(&t, 0x1234, ZK_OP_CREATE, "/e/b", "2", ZK_CREATE_EPHEMERAL), 0);
+    zk_node *a = zk_tree_find(t.s, pk_slice_str("/e/a"));
+    cr_assert_eq(a->flags, ZK_NODE_OWNER);
+    cr_assert_eq(zk_node_owner(a), 0x1234);
+    t.zxid += 5ull << 32;
+    /* the ephemeral moves twice (wide mzxid, then a new data size): its session's list must follow */
+    cr_assert_eq(zkt_set(&t, 0, "/e/a", "1", -1, NULL), 0);
+    cr_assert_eq(zkt_set(&t, 0, "/e/a", "a much longer value than before", -1, NULL), 0);
+    a = zk_tree_find(t.s, pk_slice_str("/e/a"));
+    cr_assert_eq(a->flags, ZK_NODE_OWNER | ZK_NODE_WIDE | ZK_NODE_MOD);
+    struct wire_stat st;
+    cr_assert_eq(zkt_stat(&t, "/e/a", &st), 0);
+    cr_assert_eq(st.ephemeral_owner, 0x1234);
+    cr_assert_eq(st.mzxid, (int64_t)t.zxid);
+    cr_assert_eq(st.data_length, 31);
+    zkl_snap_roundtrip(&t);
+    zkt_close(&t, 0x1234);
+    cr_assert_eq(zkt_stat(&t, "/e/a", &st), ZK_ERR_NO_NODE);
+    cr_assert_eq(zkt_stat(&t, "/e/b", &st), ZK_ERR_NO_NODE);
+    cr_assert_eq(zkl_children(&t, "/e", NULL), 0);
+    zkl_snap_roundtrip(&t);
+    zkt_deinit(&t);
+}
+
+Test(zk_layout, container_owner_survives_a_move) {
+    zkt t;
+    zkt_init(&t);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE_CONTAINER, "/c", "", ZK_CREATE_CONTAINER), 0);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/c/k", "", 0), 0);
+    t.zxid += 7ull << 32;
+    cr_assert_eq(zkt_set(&t, 0, "/c", "grown data", -1, NULL), 0);
+    cr_assert_eq(zkt_delete(&t, 0, "/c/k", -1, NULL), 0);
+    zk_node *c = zk_tree_find(t.s, pk_slice_str("/c"));
+    cr_assert_eq(c->flags, ZK_NODE_OWNER | ZK_NODE_WIDE | ZK_NODE_MOD | ZK_NODE_PAR);
+    pk_buf paths;
+    pk_buf_init(&paths);
+    cr_assert_eq(zk_reap_candidates(t.s, t.now_ms, 10, &paths), 1, "the moved container is still reapable");
+    cr_assert_eq(paths.len, 3);
+    cr_assert(memcmp(paths.data, "/c", 3) == 0);
+    pk_buf_deinit(&paths);
+    zkl_snap_roundtrip(&t);
+    zkt_deinit(&t);
+}
+
+Test(zk_layout, deep_paths_and_long_names) {
+    zkt t;
+    zkt_init(&t);
+    char path[8192];
+    size_t len = 0;
+    for (int d = 0; d < 200; d++) { /* depth 200 */
+        len += (size_t)snprintf(path + len, sizeof path - len, "/d%d", d);
+        cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, path, "v", 0), 0);
+    }
+    struct wire_stat st;
+    cr_assert_eq(zkt_stat(&t, path, &st), 0);
+    char name[4100];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    char longp[8192];
+    snprintf(longp, sizeof longp, "/%s", name); /* a 4,099-byte name */
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, longp, "long", 0), 0);
+    cr_assert_eq(zkl_children(&t, "/", name), 3);
+    t.zxid += 1ull << 32;
+    cr_assert_eq(zkt_set(&t, 0, longp, "longer", -1, NULL), 0);
+    cr_assert_eq(zkt_stat(&t, longp, &st), 0);
+    cr_assert_eq(st.data_length, 6);
+    zkl_snap_roundtrip(&t);
+    for (int d = 199; d >= 0; d--) {
+        cr_assert_eq(zkt_delete(&t, 0, path, -1, NULL), 0);
+        while (len > 0 && path[len - 1] != '/') len--;
+        path[--len] = 0;
+    }
+    cr_assert_eq(zkt_delete(&t, 0, longp, -1, NULL), 0);
+    zk_stats x;
+    zk_state_stats(t.s, &x);
+    cr_assert_eq(x.node_count, 5, "/, /zookeeper, quota, config (+1 as ZooKeeper counts)");
+    zkl_snap_roundtrip(&t);
+    zkt_deinit(&t);
+}
+
+Test(zk_layout, many_children_delete_and_recreate) {
+    zkt t;
+    zkt_init(&t);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/m", "", 0), 0);
+    char p[64];
+    enum { N = 3000 };
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "/m/k%d", i);
+        cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, p, i % 3 ? "data" : NULL, 0), 0);
+    }
+    for (int i = 0; i < N; i += 2) { /* every other one: the table's removal shifts run over live items */
+        snprintf(p, sizeof p, "/m/k%d", i);
+        cr_assert_eq(zkt_delete(&t, 0, p, -1, NULL), 0);
+    }
+    struct wire_stat st;
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "/m/k%d", i);
+        cr_assert_eq(zkt_stat(&t, p, &st), i % 2 ? ZK_ERR_OK : ZK_ERR_NO_NODE, "%s", p);
+    }
+    cr_assert_eq(zkl_children(&t, "/m", "k1"), N / 2);
+    for (int i = 0; i < N; i += 2) { /* re-create with a different size */
+        snprintf(p, sizeof p, "/m/k%d", i);
+        cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, p, "re-created", 0), 0);
+        cr_assert_eq(zkt_stat(&t, p, &st), 0);
+        cr_assert_eq(st.czxid, (int64_t)t.zxid);
+        cr_assert_eq(st.version, 0);
+        cr_assert_eq(st.data_length, 10);
+    }
+    cr_assert_eq(zkt_stat(&t, "/m", &st), 0);
+    cr_assert_eq(st.num_children, N);
+    cr_assert_eq(st.cversion, 2 * (N + N / 2) - N);
+    zkl_snap_roundtrip(&t);
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "/m/k%d", i);
+        cr_assert_eq(zkt_delete(&t, 0, p, -1, NULL), 0);
+    }
+    cr_assert_eq(zkl_children(&t, "/m", NULL), 0);
+    zkl_snap_roundtrip(&t);
+    zkt_deinit(&t);
+}
+
+/* Items of the table test: a key and a chosen hash (so collisions and wrap-around can be forced). */
+typedef struct zkl_item {
+    uint64_t key;
+    uint64_t hash;
+} zkl_item;
+
+/* hash_of of a test item. */
+static uint64_t zkl_hash_of(const void *item) { return ((const zkl_item *)item)->hash; }
+/* eq of a test item and a key. */
+static bool zkl_eq(const void *item, const void *key) { return ((const zkl_item *)item)->key == *(const uint64_t *)key; }
+
+Test(zk_layout, htab_clusters_wraparound_and_growth) {
+    enum { N = 5000 };
+    static zkl_item it[N];
+    static bool in[N];
+    zk_htab h;
+    zk_htab_init(&h, zkl_hash_of);
+    uint64_t x = 88172645463325252ull;
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < N; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            if (!in[i]) { /* new key and hash while out of the table */
+                it[i].key = (uint64_t)i;
+                /* a third of the items share one low half near the top of the range: long clusters that wrap */
+                it[i].hash = i % 3 == 0 ? 0xFFFFFFFFull | (x << 32) : x;
+            }
+            if (!in[i] && (x >> 40) % 2 == 0) {
+                zk_htab_insert(&h, &it[i]);
+                in[i] = true;
+            } else if (in[i] && (x >> 41) % 3 == 0) {
+                zk_htab_remove(&h, &it[i]);
+                in[i] = false;
+            }
+        }
+        size_t count = 0;
+        for (int i = 0; i < N; i++) {
+            uint64_t k = (uint64_t)i;
+            void *f = zk_htab_find(&h, it[i].hash, zkl_eq, &k);
+            cr_assert_eq(f, in[i] ? &it[i] : NULL, "item %d round %d", i, round);
+            count += in[i];
+        }
+        cr_assert_eq(h.count, count);
+        cr_assert(h.count * 20 <= h.cap * 17, "load above 0.85");
+    }
+    for (int i = 0; i < N; i++) {
+        if (in[i]) zk_htab_remove(&h, &it[i]);
+    }
+    cr_assert_eq(h.count, 0);
+    for (size_t i = 0; i < h.cap; i++) cr_assert_null(h.slots[i]);
+    zk_htab_reserve(&h, 1000);
+    cr_assert(h.cap >= 1000 * 4 / 3);
+    zk_htab_deinit(&h);
+}
+
+Test(zk_layout, slab_sizes_reuse_and_large_blocks) {
+    enum { N = 4000 };
+    static uint8_t *p[N];
+    static size_t sz[N];
+    zk_slab a;
+    zk_slab_init(&a);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            if (p[i] != NULL) { /* contents intact, then free */
+                for (size_t k = 0; k < sz[i]; k++) cr_assert_eq(p[i][k], (uint8_t)(i + k), "block %d byte %zu", i, k);
+                if ((i + round) % 2 == 0) {
+                    zk_slab_free(&a, p[i], sz[i]);
+                    p[i] = NULL;
+                }
+                continue;
+            }
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            sz[i] = i % 97 == 0 ? ZK_SLAB_MAX_BLOCK + 1 + x % 5000 : 1 + x % 300; /* some go to malloc */
+            p[i] = zk_slab_alloc(&a, sz[i]);
+            cr_assert_eq((uintptr_t)p[i] % 8, 0);
+            for (size_t k = 0; k < sz[i]; k++) p[i][k] = (uint8_t)(i + k);
+        }
+    }
+    size_t before = a.nchunks;
+    for (int i = 0; i < N; i++) { /* free everything, then the same sizes fit without new chunks */
+        if (p[i] != NULL) zk_slab_free(&a, p[i], sz[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        p[i] = zk_slab_alloc(&a, sz[i]);
+        memset(p[i], 0xAB, sz[i]);
+    }
+    cr_assert_eq(a.nchunks, before, "freed blocks are reused by same-size allocations");
+    for (int i = 0; i < N; i++) zk_slab_free(&a, p[i], sz[i]);
+    zk_slab_deinit(&a);
+}
