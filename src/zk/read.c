@@ -210,7 +210,13 @@ void zk_read(const zk_state *s, const zk_auth *auth, uint64_t session_id, int32_
         const zk_node *n = zk_read_find(s, w.u.get_all_children_number.path);
         if (n == NULL) res->err = ZK_ERR_NO_NODE;
         else if (!zk_acl_check(n->acl, auth, ZK_PERM_READ)) res->err = ZK_ERR_NO_AUTH;
-        else jute_write_int(out, (int32_t)zk_count_descendants(s, n));
+        else {
+            /* ZooKeeper's DataTree holds the root under both "" and "/"; for "" it counts every key starting
+             * with "/", so the "/" alias too: one more than for "/" (differential finding, seed 1533). */
+            pk_slice p = w.u.get_all_children_number.path;
+            size_t alias = p.ptr != NULL && p.len == 0 ? 1 : 0;
+            jute_write_int(out, (int32_t)(zk_count_descendants(s, n) + alias));
+        }
         break;
     }
     case ZK_OP_GET_EPHEMERALS: zk_read_ephemerals(s, session_id, w.u.get_ephemerals.prefix_path, out); break;
