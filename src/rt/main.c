@@ -15,8 +15,8 @@ static void usage(void) {
             "DIGEST-MD5 users (user_NAME=\"password\"); the zoo.cfg key jaasLoginConfig does the same.\n");
 }
 
-/* Applies -Dkey=value flags from SERVER_JVMFLAGS (what zkServer.sh users set): the JAAS file and zookeeper.*
- * properties, which ZooKeeper reads as system properties. Returns 0, or -1 with a message in err. */
+/* Applies -Dkey=value flags from SERVER_JVMFLAGS (what zkServer.sh users set): the JAAS file, zookeeper.*,
+ * znode.container.* and jute.maxbuffer, which ZooKeeper reads as system properties. Returns 0, or -1 with a message in err. */
 static int apply_jvmflags(rt_config *cfg, char *err, size_t err_len) {
     const char *flags = getenv("SERVER_JVMFLAGS");
     if (!flags || !*flags) return 0;
@@ -29,7 +29,8 @@ static int apply_jvmflags(rt_config *cfg, char *err, size_t err_len) {
         if (!strncmp(kv, "java.security.auth.login.config=", 32)) {
             free(cfg->jaas_config);
             cfg->jaas_config = strdup(kv + 32);
-        } else if (!strncmp(kv, "zookeeper.", 10)) {
+        } else if (!strncmp(kv, "zookeeper.", 10) || !strncmp(kv, "znode.container.", 16) ||
+                   !strncmp(kv, "jute.maxbuffer=", 15)) {
             pk_buf_append(&props, kv, strlen(kv));
             pk_buf_append(&props, "\n", 1);
         }

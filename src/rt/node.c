@@ -612,6 +612,7 @@ int rt_node_open(rt_server *srv, rt_node **out) {
     rt_node *n = pk_calloc(1, sizeof *n);
     const rt_config *cfg = &srv->cfg;
     n->srv = srv;
+    n->last_reap_ms = rt_now_ms(srv); /* the first container scan is one interval after start, as ZooKeeper's */
     n->disk = store_disk_posix();
     n->data_dir = cfg->data_dir;
     n->log_dir = cfg->data_log_dir;

@@ -185,8 +185,13 @@ class Server:
                                                   " ".join(self.command()))).encode())
         self._log.flush()
         env = dict(os.environ)
-        if self.jaas_path:
-            env["SERVER_JVMFLAGS"] = "-Djava.security.auth.login.config=" + self.jaas_path
+        if self.kind == "pk":
+            # pk-server reads the same -D properties from SERVER_JVMFLAGS, as zkServer.sh passes them.
+            flags = list(self.java_props)
+            if self.jaas_path:
+                flags.append("-Djava.security.auth.login.config=" + self.jaas_path)
+            if flags:
+                env["SERVER_JVMFLAGS"] = " ".join(flags)
         self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir, env=env,
                                      preexec_fn=_die_with_parent)
