@@ -95,6 +95,15 @@ static void encode_event(pk_buf *out, int32_t type, pk_slice path) {
     jute_frame_end(out, mark);
 }
 
+/* Closes a connection whose unread output passed RT_MAX_OUTPUT_BYTES (a client that stopped reading); true if closed. */
+static bool drop_if_output_overflows(rt_conn *c) {
+    if (c->out.len <= RT_MAX_OUTPUT_BYTES) return false;
+    LOG_WARN("dropping %s:%u (session " RT_SID_FMT "): %zu bytes of unread output", c->peer_ip, c->peer_port,
+             RT_SID(c->session_id), c->out.len);
+    rt_conn_close(c);
+    return true;
+}
+
 /* Appends a watch notification frame. */
 void rt_conn_send_event(rt_conn *c, int32_t type, pk_slice path) {
     if (c->closed) return;
@@ -129,11 +138,7 @@ void rt_conn_fanout(rt_server *srv, const zk_events *events, const zk_delivery *
         c->packets_sent++;
         srv->packets_sent++;
         rt_conn_mark_dirty(c);
-        if (c->out.len > RT_MAX_OUTPUT_BYTES) {
-            LOG_WARN("dropping %s:%u (session " RT_SID_FMT "): %zu bytes of unread output", c->peer_ip, c->peer_port,
-                     RT_SID(c->session_id), c->out.len);
-            rt_conn_close(c);
-        }
+        drop_if_output_overflows(c);
     }
 }
 
@@ -581,13 +586,7 @@ void rt_conn_drain(rt_conn *c) {
         rt_pending_free(p);
         if (c->state == RT_CONN_CLOSING) break;
     }
-    if (c->closed) return;
-    if (c->out.len > RT_MAX_OUTPUT_BYTES) {
-        LOG_WARN("dropping %s:%u (session " RT_SID_FMT "): %zu bytes of unread output", c->peer_ip, c->peer_port,
-                 RT_SID(c->session_id), c->out.len);
-        rt_conn_close(c);
-        return;
-    }
+    if (c->closed || drop_if_output_overflows(c)) return;
     bool was_reading = c->reading;
     update_reading(c);
     if (!was_reading && c->reading && c->state == RT_CONN_ACTIVE) process_input(c);

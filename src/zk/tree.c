@@ -335,9 +335,9 @@ zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
 /* Replaces data and bumps version/mzxid/mtime; returns the (possibly moved) node. */
 zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, uint64_t zxid, int64_t time_ms) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
-    s->digest -= zk_node_digest_h(n, h);
-    s->data_size -= n->data_len > 0 ? (uint64_t)n->data_len : 0;
     size_t cur_len = n->data_len > 0 ? (size_t)n->data_len : 0;
+    s->digest -= zk_node_digest_h(n, h);
+    s->data_size -= cur_len;
     uint64_t dz = (uint64_t)zxid - (uint64_t)n->czxid;
     int32_t dt = (int32_t)(uint32_t)((uint64_t)time_ms - (uint64_t)n->ctime_ms);
     if ((n->flags & (ZK_NODE_MOD | ZK_NODE_WIDE)) == ZK_NODE_MOD && data.len == cur_len && dz <= UINT32_MAX &&
@@ -347,23 +347,18 @@ zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, ui
         zk_node_st32(m, zk_version_next(zk_node_ld32(m)));
         zk_node_st32(m + 4, (int32_t)(uint32_t)dz);
         zk_node_st32(m + 8, dt);
-        if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
-        n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
-        s->data_size += data.len;
-        s->digest += zk_node_digest_h(n, h);
-        return n;
+    } else {
+        zk_node_vals v;
+        zk_node_get(n, &v);
+        v.version = zk_version_next(v.version);
+        v.mzxid = (int64_t)zxid;
+        v.mtime_ms = time_ms;
+        uint8_t flags = (uint8_t)(n->flags | zk_node_need(n->czxid, n->ctime_ms, &v));
+        if (flags != n->flags || data.len != cur_len) n = zk_node_move(s, n, flags, data.len); /* one move at most */
+        zk_node_pack(n, &v);
     }
-    zk_node_vals v;
-    zk_node_get(n, &v);
-    v.version = zk_version_next(v.version);
-    v.mzxid = (int64_t)zxid;
-    v.mtime_ms = time_ms;
-    uint8_t flags = (uint8_t)(n->flags | zk_node_need(n->czxid, n->ctime_ms, &v));
-    size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
-    if (flags != n->flags || data.len != old_len) n = zk_node_move(s, n, flags, data.len); /* one move at most */
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
     n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
-    zk_node_pack(n, &v);
     s->data_size += data.len;
     s->digest += zk_node_digest_h(n, h);
     return n;

@@ -15,7 +15,7 @@
  *  - Sessions: a table id -> {timeout, passwd, vector of ephemeral nodes}.
  *  - Digest: sum (mod 2^64) over nodes of fields_hash(node) + data_hash(node), plus the sum over
  *    sessions of session_hash(session). Maintained on every mutation; zk_state_digest_full recomputes.
- * Invariants: node->nkids == number of nodes whose parent is node; kids[i]->pidx == i; every node but
+ * Invariants: zk_node_nkids(node) == number of nodes whose parent is node; zk_node_kids(node)[i]->pidx == i; every node but
  *  "/" has its parent in the table; an ephemeral (owner is a session id) is in its session's vector.
  */
 #ifndef PK_ZK_INT_H
