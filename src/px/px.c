@@ -939,6 +939,13 @@ static void on_snapshot_taken(px_replica *r, uint64_t slot, pk_slice bytes) {
     if (slot > keep) log_compact(r, slot - keep);
 }
 
+/* APPLIED: the caller applied every slot <= slot; an ensemble of one frees those entries (no peer can need them). */
+static void on_applied(px_replica *r, uint64_t slot) {
+    PK_ASSERT(slot <= r->chosen_to);
+    if (r->cfg.node_count == 1) log_compact(r, slot);
+    PK_ASSERT(r->cfg.node_count > 1 || r->log_first > slot);
+}
+
 /* SNAPSHOT_INSTALLED: the state machine now reflects every slot <= slot. */
 static void on_snapshot_installed(px_replica *r, uint64_t slot, uint64_t now) {
     PK_ASSERT(r->snap_in_done && slot == r->snap_in_slot);
@@ -1051,6 +1058,7 @@ void px_step(px_replica *r, const px_event *ev, px_update *out) {
     case PX_EV_PROPOSE: on_propose(r, ev->u.propose.value, now, out); break;
     case PX_EV_SNAPSHOT_TAKEN: on_snapshot_taken(r, ev->u.snapshot_taken.slot, ev->u.snapshot_taken.bytes); break;
     case PX_EV_SNAPSHOT_INSTALLED: on_snapshot_installed(r, ev->u.snapshot_installed.slot, now); break;
+    case PX_EV_APPLIED: on_applied(r, ev->u.applied.slot); break;
     default: PK_PANIC("px_step: unknown event kind %d", (int)ev->kind);
     }
     PK_ASSERT(r->chosen_to >= chosen_before);

@@ -8,7 +8,8 @@
  *   2. send: every message in `sends`; one with after_persist=true only once step 1 is durable;
  *      then step PX_EV_PERSISTED with update.persist_token;
  *   3. apply: slots up to update.chosen_to are chosen; read each with px_chosen_get() in slot order;
- *   4. install/send snapshots as asked; 5. call px_step(PX_EV_TICK) at update.next_deadline_ms at the latest.
+ *   4. install/send snapshots as asked; 5. call px_step(PX_EV_TICK) at update.next_deadline_ms at the latest;
+ *   6. optionally step PX_EV_APPLIED once chosen slots were applied, so px may free what no one needs any more.
  *
  * Ownership: everything an update points to (entries, values, message bytes) belongs to px and stays valid
  * until the next px_step() on that replica (etcd-raft's Ready/Advance, not callbacks). Values passed in
@@ -76,6 +77,7 @@ typedef enum px_event_kind {
     PX_EV_SNAPSHOT_TAKEN,     /* the state machine holds a snapshot at `slot` (bytes kept alive by caller
                                  until the next SNAPSHOT_TAKEN); px may drop log entries <= slot */
     PX_EV_SNAPSHOT_INSTALLED, /* the caller installed the snapshot px asked for (update.install_*) */
+    PX_EV_APPLIED,            /* the state machine applied every slot <= `slot` (<= chosen_to); see below */
 } px_event_kind;
 
 typedef struct px_event {
@@ -88,6 +90,7 @@ typedef struct px_event {
         struct { pk_slice value; } propose;
         struct { uint64_t slot; pk_slice bytes; } snapshot_taken;
         struct { uint64_t slot; } snapshot_installed;
+        struct { uint64_t slot; } applied;
     } u;
 } px_event;
 
@@ -160,6 +163,10 @@ bool px_quorum_ok(const px_config *config, int phase, uint32_t count);
  * Snapshot install: when an update has install_snapshot, the caller replaces its state machine with install_bytes
  * (state at install_slot) and then steps PX_EV_SNAPSHOT_INSTALLED; until then px does not advance chosen_to. px
  * keeps the installed bytes to serve other replicas until the next PX_EV_SNAPSHOT_TAKEN.
+ * Applied: a replica with node_count 1 drops its log entries <= the slot of PX_EV_APPLIED at once (no peer can ever
+ * ask for them, and the caller's WAL still holds them until its next snapshot), so px_chosen_get no longer holds
+ * them; a replica with peers keeps them to serve catch-up until PX_EV_SNAPSHOT_TAKEN compacts them. A caller that
+ * never steps PX_EV_APPLIED keeps every entry until its snapshot, as before.
  * Lost disk: px_durable.disk_lost makes the replica non-voting until it has caught up to the leader's log end
  * as learned after the restart (the last slot the leader had proposed: every slot this replica may have voted
  * in before is at or below it), from the leader's answer to a catch-up request carrying this incarnation's

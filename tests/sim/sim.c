@@ -335,6 +335,7 @@ static void world_params(sim_world *w) {
     w->pause_per_m = (uint32_t)pk_prng_below(p, 500);
     w->part_per_m = 200 + (uint32_t)pk_prng_below(p, 1500);
     w->diskfault_per_m = (uint32_t)pk_prng_below(p, 300);
+    if (w->n == 1) w->wipe_pm = w->rot_pm = 0; /* f = 0: a lost or rotted disk loses acknowledged writes by definition */
 }
 
 /* Prints the failing key's sub-history by invocation: '+' = in the longest linearization found (with its

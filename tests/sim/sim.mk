@@ -1,7 +1,8 @@
 # tests/sim: the deterministic simulator pk-sim, its seed sweep (test-sim) and the mutation proof (test-mutants).
 #   make build/pk-sim                       release binary (also part of `make all`)
 #   make test-sim                           SIM_SEEDS seeds of 3 replicas and SIM_SEEDS of 5 (store disk_mem),
-#                                           500 more on the simulator's own disk; all must pass
+#                                           500 more on the simulator's own disk, 1000 of one replica (no disk
+#                                           wipes or rot: f = 0); all must pass
 #   make test-mutants                       each mutant build must be caught within MUTANT_SEEDS seeds
 #   make CFG=mutant-x MUTANT_FLAGS=-DSIM_MUTANT_REPLY_BEFORE_FSYNC build/mutant-x/pk-sim
 
@@ -24,6 +25,7 @@ test-sim: $(BUILD)/pk-sim
 	$(BUILD)/pk-sim --seeds $(SIM_SEEDS) --start 1 --nodes 3
 	$(BUILD)/pk-sim --seeds $(SIM_SEEDS) --start 100001 --nodes 5
 	$(BUILD)/pk-sim --seeds 500 --start 200001 --own-disk
+	$(BUILD)/pk-sim --seeds 1000 --start 300001 --nodes 1
 TEST_TARGETS += test-sim
 
 # name:flag pairs; each build must make pk-sim fail (exit nonzero) within MUTANT_SEEDS seeds.

@@ -97,6 +97,7 @@ typedef struct sim_node {
     uint32_t leader_id;
     uint64_t next_deadline_ms;
     uint64_t chosen_to, applied;
+    uint64_t applied_told;   /* the last slot given to px with PX_EV_APPLIED */
     bool leader_ready;
     uint64_t zxid_base;
     uint32_t zxid_counter;

@@ -146,6 +146,47 @@ Test(px_single, restart_reproposes_accepted) {
     px_replica_free(r);
 }
 
+Test(px_single, applied_frees_entries) {
+    px_config c = cfg_n(1, 1);
+    px_replica *r = px_replica_new(&c);
+    px_durable d = {0};
+    px_update u;
+    step(r, (px_event){.kind = PX_EV_START, .now_ms = 0, .u.start = &d}, &u);
+    step(r, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 0, .u.persisted.token = u.persist_token}, &u);
+    uint64_t tok[3];
+    for (int i = 0; i < 3; i++) {
+        step(r, (px_event){.kind = PX_EV_PROPOSE, .now_ms = 1, .u.propose.value = pk_slice_str("abc")}, &u);
+        cr_assert_eq(u.propose_slot, (uint64_t)i + 1);
+        tok[i] = u.persist_token;
+    }
+    step(r, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 2, .u.persisted.token = tok[0]}, &u);
+    step(r, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 2, .u.persisted.token = tok[1]}, &u);
+    cr_assert_eq(u.chosen_to, 2u);
+    px_entry e;
+    cr_assert(px_chosen_get(r, 1, &e));
+    step(r, (px_event){.kind = PX_EV_APPLIED, .now_ms = 3, .u.applied.slot = 1}, &u);
+    cr_assert_eq(u.persist_count, 0u);
+    cr_assert_eq(u.chosen_to, 2u);
+    cr_assert(!px_chosen_get(r, 1, &e), "an ensemble of one frees an applied entry");
+    cr_assert(px_chosen_get(r, 2, &e), "slot 2 is chosen but not applied yet");
+    px_status st;
+    px_replica_status(r, &st);
+    cr_assert_eq(st.log_first, 2u);
+    cr_assert_eq(st.log_last, 3u, "the unchosen slot 3 stays");
+    step(r, (px_event){.kind = PX_EV_APPLIED, .now_ms = 3, .u.applied.slot = 2}, &u);
+    step(r, (px_event){.kind = PX_EV_PERSISTED, .now_ms = 4, .u.persisted.token = tok[2]}, &u);
+    cr_assert_eq(u.chosen_to, 3u, "the unchosen tail is still chosen after the applied prefix was freed");
+    cr_assert(px_chosen_get(r, 3, &e));
+    cr_assert(pk_slice_eq(e.value, pk_slice_str("abc")));
+    step(r, (px_event){.kind = PX_EV_APPLIED, .now_ms = 5, .u.applied.slot = 3}, &u);
+    px_replica_status(r, &st);
+    cr_assert_eq(st.log_first, 4u);
+    cr_assert_eq(st.log_last, 3u, "empty");
+    step(r, (px_event){.kind = PX_EV_PROPOSE, .now_ms = 6, .u.propose.value = pk_slice_str("x")}, &u);
+    cr_assert_eq(u.propose_slot, 4u, "slots go on after the log was emptied");
+    px_replica_free(r);
+}
+
 Test(px_single, follower_rejects_propose) {
     px_config c = cfg_n(2, 3);
     px_replica *r = px_replica_new(&c);
