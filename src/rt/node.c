@@ -730,6 +730,7 @@ int rt_node_open(rt_server *srv, rt_node **out) {
     node_step(n, &ev);
     free(r.entries);
     pk_buf_deinit(&r.arena);
+    malloc_trim(0); /* the snapshot file, the WAL tail and px's copies of it were freed: give the holes back */
     return 0;
 }
 
