@@ -115,7 +115,7 @@ void zk_prep_view(zk_prep *p, const zk_state *s, pk_slice path, zk_view *v) {
     const zk_node *n = zk_tree_find(s, path);
     if (n == NULL) return;
     *v = (zk_view){true, zk_node_version(n), zk_node_aversion(n), zk_node_ccount(n), zk_node_nkids(n), zk_node_owner(n),
-                   (pk_slice){n->acl->blob, n->acl->blob_len}, n->acl};
+                   (pk_slice){zk_node_acl(s, n)->blob, zk_node_acl(s, n)->blob_len}, zk_node_acl(s, n)};
 }
 
 /* Records the pending view of a path for a txn with zxid. */

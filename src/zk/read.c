@@ -51,7 +51,7 @@ static const zk_node *zk_read_find(const zk_state *s, pk_slice path) {
 static int32_t zk_read_node(const zk_state *s, const zk_auth *auth, int32_t op, pk_slice path, pk_buf *out) {
     const zk_node *n = zk_read_find(s, path);
     if (n == NULL) return ZK_ERR_NO_NODE;
-    if (!zk_acl_check(n->acl, auth, ZK_PERM_READ)) return ZK_ERR_NO_AUTH;
+    if (!zk_acl_check(zk_node_acl(s, n), auth, ZK_PERM_READ)) return ZK_ERR_NO_AUTH;
     if (op == ZK_OP_GET_DATA) {
         zk_read_data(out, n);
         zk_read_stat(out, n);
@@ -66,13 +66,13 @@ static int32_t zk_read_node(const zk_state *s, const zk_auth *auth, int32_t op, 
 static int32_t zk_read_acl(const zk_state *s, const zk_auth *auth, pk_slice path, pk_buf *out) {
     const zk_node *n = zk_read_find(s, path);
     if (n == NULL) return ZK_ERR_NO_NODE;
-    if (!zk_acl_check(n->acl, auth, ZK_PERM_READ | ZK_PERM_ADMIN)) return ZK_ERR_NO_AUTH;
-    if (zk_acl_check(n->acl, auth, ZK_PERM_ADMIN)) {
-        pk_buf_append(out, n->acl->blob, n->acl->blob_len);
+    if (!zk_acl_check(zk_node_acl(s, n), auth, ZK_PERM_READ | ZK_PERM_ADMIN)) return ZK_ERR_NO_AUTH;
+    if (zk_acl_check(zk_node_acl(s, n), auth, ZK_PERM_ADMIN)) {
+        pk_buf_append(out, zk_node_acl(s, n)->blob, zk_node_acl(s, n)->blob_len);
     } else {
-        jute_write_vector_count(out, (int32_t)n->acl->count);
-        for (uint32_t i = 0; i < n->acl->count; i++) {
-            const zk_acl_entry *e = &n->acl->ents[i];
+        jute_write_vector_count(out, (int32_t)zk_node_acl(s, n)->count);
+        for (uint32_t i = 0; i < zk_node_acl(s, n)->count; i++) {
+            const zk_acl_entry *e = &zk_node_acl(s, n)->ents[i];
             jute_write_int(out, e->perms);
             jute_write_ustring(out, e->scheme);
             if (pk_slice_eq(e->scheme, pk_slice_str("digest")) && e->id.ptr != NULL) {
@@ -184,7 +184,7 @@ void zk_read(const zk_state *s, const zk_auth *auth, uint64_t session_id, int32_
         pk_slice path = w.u.exists.path;
         if (path.ptr != NULL && memchr(path.ptr, 0, path.len) != NULL) { res->err = ZK_ERR_BAD_ARGUMENTS; break; }
         const zk_node *n = zk_read_find(s, path);
-        if (n != NULL && !zk_acl_check(n->acl, auth, ZK_PERM_READ)) { res->err = ZK_ERR_NO_AUTH; break; }
+        if (n != NULL && !zk_acl_check(zk_node_acl(s, n), auth, ZK_PERM_READ)) { res->err = ZK_ERR_NO_AUTH; break; }
         if (n == NULL) res->err = ZK_ERR_NO_NODE;
         else zk_read_stat(out, n);
         if (w.u.exists.watch) { res->watch = ZK_WATCH_DATA; res->watch_path = path; }
@@ -209,7 +209,7 @@ void zk_read(const zk_state *s, const zk_auth *auth, uint64_t session_id, int32_
     case ZK_OP_GET_ALL_CHILDREN_NUMBER: {
         const zk_node *n = zk_read_find(s, w.u.get_all_children_number.path);
         if (n == NULL) res->err = ZK_ERR_NO_NODE;
-        else if (!zk_acl_check(n->acl, auth, ZK_PERM_READ)) res->err = ZK_ERR_NO_AUTH;
+        else if (!zk_acl_check(zk_node_acl(s, n), auth, ZK_PERM_READ)) res->err = ZK_ERR_NO_AUTH;
         else {
             /* ZooKeeper's DataTree holds the root under both "" and "/"; for "" it counts every key starting
              * with "/", so the "/" alias too: one more than for "/" (differential finding, seed 1533). */

@@ -3,8 +3,6 @@
 
 /* Hash of a table item that is a node. */
 static uint64_t zk_node_hash_of(const void *item) { return zk_path_hash(zk_node_path_slice(item)); }
-/* Hash of a table item that is an ACL list. */
-static uint64_t zk_acl_hash_of(const void *item) { return ((const zk_acl *)item)->hash; }
 /* Hash of a session id. */
 static uint64_t zk_sid_hash(uint64_t id) { return pk_hash64(&id, sizeof id, 0x5e55); }
 /* Hash of a table item that is a session. */
@@ -38,12 +36,13 @@ zk_node *zk_tree_parent(const zk_state *s, pk_slice path) {
 }
 
 /* Digest contribution of the node's fixed fields (path, stat, acl); h is zk_path_hash of its path. */
-static uint64_t zk_node_fields_digest(const zk_node *n, uint64_t h) {
+static uint64_t zk_node_fields_digest(const zk_state *s, const zk_node *n, uint64_t h) {
     uint8_t b[11 * 8];
     zk_node_vals v;
     zk_node_get(n, &v);
-    int64_t f[11] = {n->czxid, v.mzxid, v.pzxid, n->ctime_ms, v.mtime_ms, v.owner,
-                     v.version, v.aversion, v.ccount, n->data_len, (int64_t)(n->acl ? n->acl->hash : 0)};
+    const zk_acl *a = zk_node_acl(s, n);
+    int64_t f[11] = {zk_node_czxid(n), v.mzxid, v.pzxid, zk_node_ctime(n), v.mtime_ms, v.owner,
+                     v.version, v.aversion, v.ccount, n->data_len, (int64_t)(a ? a->hash : 0)};
     for (size_t i = 0; i < 11; i++) pk_put_u64(b + 8 * i, (uint64_t)f[i]);
     return pk_hash64(b, sizeof b, h);
 }
@@ -55,10 +54,12 @@ static uint64_t zk_node_data_digest(const zk_node *n, uint64_t h) {
 }
 
 /* Digest contribution of a node whose path hash is h. */
-uint64_t zk_node_digest_h(const zk_node *n, uint64_t h) { return zk_node_fields_digest(n, h) + zk_node_data_digest(n, h); }
+uint64_t zk_node_digest_h(const zk_state *s, const zk_node *n, uint64_t h) {
+    return zk_node_fields_digest(s, n, h) + zk_node_data_digest(n, h);
+}
 
 /* Digest contribution of a node. */
-uint64_t zk_node_digest(const zk_node *n) { return zk_node_digest_h(n, zk_path_hash(zk_node_path_slice(n))); }
+uint64_t zk_node_digest(const zk_state *s, const zk_node *n) { return zk_node_digest_h(s, n, zk_path_hash(zk_node_path_slice(n))); }
 
 /* Digest contribution of a session. */
 uint64_t zk_session_digest(const zk_session *se) {
@@ -102,7 +103,7 @@ static void zk_node_st32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
 
 /* Writes every tail field into the node's sections (its flags and czxid/ctime are final and hold v). */
 static void zk_node_pack(zk_node *n, const zk_node_vals *v) {
-    PK_ASSERT((zk_node_need(n->czxid, n->ctime_ms, v) & ~n->flags) == 0);
+    PK_ASSERT((zk_node_need(zk_node_czxid(n), zk_node_ctime(n), v) & ~n->flags) == 0);
     bool wide = (n->flags & ZK_NODE_WIDE) != 0;
     if (n->flags & ZK_NODE_OWNER) zk_node_st64(zk_node_sec(n, ZK_NODE_OWNER), v->owner);
     if (wide) {
@@ -114,15 +115,15 @@ static void zk_node_pack(zk_node *n, const zk_node_vals *v) {
     if (n->flags & ZK_NODE_MOD) {
         uint8_t *m = zk_node_sec(n, ZK_NODE_MOD);
         zk_node_st32(m, v->version);
-        zk_node_st32(m + 4, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mzxid - (uint64_t)n->czxid));
-        zk_node_st32(m + 8, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mtime_ms - (uint64_t)n->ctime_ms));
+        zk_node_st32(m + 4, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mzxid - (uint64_t)zk_node_czxid(n)));
+        zk_node_st32(m + 8, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mtime_ms - (uint64_t)zk_node_ctime(n)));
     }
     if (n->flags & ZK_NODE_PAR) {
         uint8_t *q = zk_node_sec(n, ZK_NODE_PAR);
         memcpy(q, &v->kids, sizeof v->kids);
         zk_node_st32(q + sizeof(void *), (int32_t)v->nkids);
         zk_node_st32(q + sizeof(void *) + 4u, v->ccount);
-        zk_node_st32(q + sizeof(void *) + 8u, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->pzxid - (uint64_t)n->czxid));
+        zk_node_st32(q + sizeof(void *) + 8u, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->pzxid - (uint64_t)zk_node_czxid(n)));
     }
     if (n->flags & ZK_NODE_AVER) zk_node_st32(zk_node_sec(n, ZK_NODE_AVER), v->aversion);
 }
@@ -147,8 +148,7 @@ static zk_node *zk_node_alloc(zk_state *s, pk_slice path, pk_slice data, zk_acl 
     zk_node *n = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data.len));
     memset(n, 0, ZK_NODE_HDR);
     n->flags = flags;
-    n->czxid = czxid;
-    n->ctime_ms = ctime_ms;
+    zk_node_set_created(n, czxid, ctime_ms);
     n->path_len = (uint32_t)path.len;
     zk_node_pack(n, v);
     char *p = zk_node_path(n);
@@ -156,7 +156,7 @@ static zk_node *zk_node_alloc(zk_state *s, pk_slice path, pk_slice data, zk_acl 
     p[path.len] = 0;
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
     n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
-    n->acl = acl;
+    n->acl = acl != NULL ? acl->idx : 0;
     return n;
 }
 
@@ -226,8 +226,7 @@ zk_node *zk_node_update(zk_state *s, zk_node *n, int64_t czxid, int64_t ctime_ms
     /* the move packs the old values against the old czxid/ctime (flags hold both the old and new needs) */
     if (flags != n->flags) n = zk_node_move(s, n, flags, n->data_len > 0 ? (size_t)n->data_len : 0);
     bool was_reapable = zk_node_reapable(n);
-    n->czxid = czxid;
-    n->ctime_ms = ctime_ms;
+    zk_node_set_created(n, czxid, ctime_ms);
     zk_node_pack(n, v);
     bool reapable = zk_node_reapable(n);
     if (was_reapable != reapable) {
@@ -260,18 +259,18 @@ zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice 
     zk_node_vals nv = {.owner = owner, .mzxid = (int64_t)zxid, .pzxid = (int64_t)zxid, .mtime_ms = time_ms};
     zk_node *n = zk_node_alloc(s, path, data, acl, (int64_t)zxid, time_ms, &nv);
     uint64_t ph = zk_path_hash(zk_node_path_slice(parent));
-    s->digest -= zk_node_fields_digest(parent, ph);
+    s->digest -= zk_node_fields_digest(s, parent, ph);
     zk_node_vals pv;
     zk_node_get(parent, &pv);
     pv.ccount = (int32_t)((uint32_t)pv.ccount + 1u);
     pv.pzxid = (int64_t)zxid;
     zk_kids_push(&pv, n);
-    parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv);
-    s->digest += zk_node_fields_digest(parent, ph);
+    parent = zk_node_update(s, parent, zk_node_czxid(parent), zk_node_ctime(parent), &pv);
+    s->digest += zk_node_fields_digest(s, parent, ph);
     *parentp = parent;
     zk_htab_insert_h(&s->nodes, n, h);
     if (zk_node_reapable(n)) zk_htab_insert_h(&s->reapable, n, h);
-    s->digest += zk_node_digest_h(n, h);
+    s->digest += zk_node_digest_h(s, n, h);
     s->data_size += path.len + data.len;
     if (zk_owner_is_session(owner)) {
         zk_session *se = zk_session_find(s, (uint64_t)owner);
@@ -283,8 +282,8 @@ zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice 
 }
 
 /* Frees a detached node; acls is the intern table to drop its ACL reference from (NULL: do not drop it). */
-static void zk_node_free(zk_state *s, zk_htab *acls, zk_node *n) {
-    if (n->acl != NULL && acls != NULL) zk_acl_unref(acls, n->acl);
+static void zk_node_free(zk_state *s, zk_acls *acls, zk_node *n) {
+    if (n->acl != 0 && acls != NULL) zk_acl_unref(acls, zk_node_acl(s, n));
     free(zk_node_kids(n));
     zk_slab_free(&s->slab, n, zk_node_block_len(n));
 }
@@ -296,7 +295,7 @@ void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid) {
     zk_node_get(parent, &pv);
     PK_ASSERT(zk_node_nkids(n) == 0 && n->pidx < pv.nkids && pv.kids[n->pidx] == n);
     uint64_t ph = zk_path_hash(zk_node_path_slice(parent));
-    s->digest -= zk_node_fields_digest(parent, ph);
+    s->digest -= zk_node_fields_digest(s, parent, ph);
     zk_node *last = pv.kids[--pv.nkids]; /* swap with the last */
     pv.kids[n->pidx] = last;
     last->pidx = n->pidx;
@@ -305,12 +304,12 @@ void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid) {
         pv.kids = NULL;
     }
     if ((int64_t)zxid > pv.pzxid) pv.pzxid = (int64_t)zxid;
-    parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv);
-    s->digest += zk_node_fields_digest(parent, ph);
+    parent = zk_node_update(s, parent, zk_node_czxid(parent), zk_node_ctime(parent), &pv);
+    s->digest += zk_node_fields_digest(s, parent, ph);
     uint64_t h = zk_path_hash(zk_node_path_slice(n));
     zk_htab_remove_h(&s->nodes, n, h);
     if (zk_node_reapable(n)) zk_htab_remove_h(&s->reapable, n, h);
-    s->digest -= zk_node_digest_h(n, h);
+    s->digest -= zk_node_digest_h(s, n, h);
     s->data_size -= n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
     int64_t owner = zk_node_owner(n);
     if (zk_owner_is_session(owner)) {
@@ -336,12 +335,12 @@ zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
 zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, uint64_t zxid, int64_t time_ms) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
     size_t cur_len = n->data_len > 0 ? (size_t)n->data_len : 0;
-    s->digest -= zk_node_digest_h(n, h);
+    s->digest -= zk_node_digest_h(s, n, h);
     s->data_size -= cur_len;
-    uint64_t dz = (uint64_t)zxid - (uint64_t)n->czxid;
-    int32_t dt = (int32_t)(uint32_t)((uint64_t)time_ms - (uint64_t)n->ctime_ms);
+    uint64_t dz = (uint64_t)zxid - (uint64_t)zk_node_czxid(n);
+    int32_t dt = (int32_t)(uint32_t)((uint64_t)time_ms - (uint64_t)zk_node_ctime(n));
     if ((n->flags & (ZK_NODE_MOD | ZK_NODE_WIDE)) == ZK_NODE_MOD && data.len == cur_len && dz <= UINT32_MAX &&
-        (uint64_t)n->ctime_ms + (uint64_t)(int64_t)dt == (uint64_t)time_ms) {
+        (uint64_t)zk_node_ctime(n) + (uint64_t)(int64_t)dt == (uint64_t)time_ms) {
         /* the usual rewrite of a set node: same size, narrow fields fit, nothing moves */
         uint8_t *m = zk_node_sec(n, ZK_NODE_MOD);
         zk_node_st32(m, zk_version_next(zk_node_ld32(m)));
@@ -353,14 +352,14 @@ zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, ui
         v.version = zk_version_next(v.version);
         v.mzxid = (int64_t)zxid;
         v.mtime_ms = time_ms;
-        uint8_t flags = (uint8_t)(n->flags | zk_node_need(n->czxid, n->ctime_ms, &v));
+        uint8_t flags = (uint8_t)(n->flags | zk_node_need(zk_node_czxid(n), zk_node_ctime(n), &v));
         if (flags != n->flags || data.len != cur_len) n = zk_node_move(s, n, flags, data.len); /* one move at most */
         zk_node_pack(n, &v);
     }
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
     n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     s->data_size += data.len;
-    s->digest += zk_node_digest_h(n, h);
+    s->digest += zk_node_digest_h(s, n, h);
     return n;
 }
 
@@ -368,14 +367,14 @@ zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, ui
 zk_node *zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl) {
     PK_ASSERT(n != NULL && acl != NULL);
     uint64_t h = zk_path_hash(zk_node_path_slice(n));
-    s->digest -= zk_node_fields_digest(n, h);
-    zk_acl_unref(&s->acls, n->acl);
-    n->acl = acl;
+    s->digest -= zk_node_fields_digest(s, n, h);
+    zk_acl_unref(&s->acls, zk_node_acl(s, n));
+    n->acl = acl->idx;
     zk_node_vals v;
     zk_node_get(n, &v);
     v.aversion = zk_version_next(v.aversion);
-    n = zk_node_update(s, n, n->czxid, n->ctime_ms, &v);
-    s->digest += zk_node_fields_digest(n, h);
+    n = zk_node_update(s, n, zk_node_czxid(n), zk_node_ctime(n), &v);
+    s->digest += zk_node_fields_digest(s, n, h);
     return n;
 }
 
@@ -384,9 +383,9 @@ void zk_node_stat(const zk_node *n, struct wire_stat *st) {
     PK_ASSERT(n != NULL && st != NULL);
     zk_node_vals v;
     zk_node_get(n, &v);
-    st->czxid = n->czxid;
+    st->czxid = zk_node_czxid(n);
     st->mzxid = v.mzxid;
-    st->ctime_ms = n->ctime_ms;
+    st->ctime_ms = zk_node_ctime(n);
     st->mtime_ms = v.mtime_ms;
     st->version = v.version;
     st->cversion = zk_cversion(v.ccount, v.nkids);
@@ -453,7 +452,7 @@ zk_state *zk_state_new_empty(void) {
     zk_slab_init(&s->slab);
     zk_htab_init(&s->nodes, zk_node_hash_of);
     zk_htab_init(&s->reapable, zk_node_hash_of);
-    zk_htab_init(&s->acls, zk_acl_hash_of);
+    zk_acls_init(&s->acls);
     zk_htab_init(&s->sessions, zk_session_hash_of);
     pk_buf b;
     pk_buf_init(&b);
@@ -465,7 +464,7 @@ zk_state *zk_state_new_empty(void) {
     static const zk_node_vals zero;
     s->root = zk_node_alloc(s, pk_slice_str("/"), jute_empty(), acl, 0, 0, &zero);
     zk_htab_insert(&s->nodes, s->root);
-    s->digest = zk_node_digest(s->root);
+    s->digest = zk_node_digest(s, s->root);
     return s;
 }
 
@@ -474,7 +473,7 @@ zk_state *zk_state_new(void) {
     zk_state *s = zk_state_new_empty();
     static const char *const paths[] = {"/zookeeper", "/zookeeper/quota", "/zookeeper/config"};
     for (size_t i = 0; i < 3; i++) {
-        zk_acl *acl = s->root->acl;
+        zk_acl *acl = zk_node_acl(s, s->root);
         if (i == 2) {
             pk_buf b;
             pk_buf_init(&b);
@@ -492,7 +491,7 @@ zk_state *zk_state_new(void) {
             zk_node_vals v;
             zk_node_get(n, &v);
             v.aversion = -1;
-            zk_node_update(s, n, n->czxid, n->ctime_ms, &v);
+            zk_node_update(s, n, zk_node_czxid(n), zk_node_ctime(n), &v);
         }
     }
     zk_node *resets[2] = {s->root, zk_tree_find(s, pk_slice_str("/zookeeper"))};
@@ -500,7 +499,7 @@ zk_state *zk_state_new(void) {
         zk_node_vals v;
         zk_node_get(resets[i], &v);
         v.ccount = 0;
-        zk_node_update(s, resets[i], resets[i]->czxid, resets[i]->ctime_ms, &v);
+        zk_node_update(s, resets[i], zk_node_czxid(resets[i]), zk_node_ctime(resets[i]), &v);
     }
     s->digest = zk_state_digest_full(s);
     PK_ASSERT(s->nodes.count == 4);
@@ -513,8 +512,8 @@ void zk_state_free(zk_state *s) {
     for (size_t i = 0; i < s->nodes.cap; i++) {
         zk_node *n = s->nodes.slots[i];
         if (n != NULL) {
-            zk_acl_unref(NULL, n->acl);
-            n->acl = NULL;
+            zk_acl_unref(NULL, zk_node_acl(s, n));
+            n->acl = 0;
             zk_node_free(s, NULL, n);
         }
     }
@@ -527,7 +526,7 @@ void zk_state_free(zk_state *s) {
     }
     zk_htab_deinit(&s->nodes);
     zk_htab_deinit(&s->reapable);
-    zk_htab_deinit(&s->acls);
+    zk_acls_deinit(&s->acls);
     zk_htab_deinit(&s->sessions);
     zk_slab_deinit(&s->slab);
     free(s);
@@ -544,7 +543,7 @@ uint64_t zk_state_digest_full(const zk_state *s) {
     uint64_t d = 0;
     for (size_t i = 0; i < s->nodes.cap; i++) {
         const zk_node *n = s->nodes.slots[i];
-        if (n != NULL) d += zk_node_digest(n);
+        if (n != NULL) d += zk_node_digest(s, n);
     }
     for (size_t i = 0; i < s->sessions.cap; i++) {
         const zk_session *se = s->sessions.slots[i];
@@ -746,7 +745,7 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t 
         zk_node_vals pv;
         zk_node_get(parent, &pv);
         zk_kids_push(&pv, n);
-        parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv); /* moves to gain PAR */
+        parent = zk_node_update(s, parent, zk_node_czxid(parent), zk_node_ctime(parent), &pv); /* moves to gain PAR */
         *parent_hint = parent;
     }
     zk_htab_insert_h(&s->nodes, n, h);

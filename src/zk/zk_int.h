@@ -11,7 +11,8 @@
  *  - ACL lists are interned (refcounted, like ZooKeeper's ReferenceCountedACLCache). A list is stored
  *    as its jute vector<ACL> bytes ("blob") plus decoded entries pointing into the blob. node_refs counts
  *    nodes (and prep overlay entries) using it; ext_refs counts zk_events holding it. A list is in the
- *    intern table while node_refs > 0 and is freed when both counts reach zero.
+ *    intern table (zk_acls) while node_refs > 0 and is freed when both counts reach zero. A node names its
+ *    list by a 32-bit index (zk_node.acl, zk_acls.by_idx), held while the list is interned.
  *  - Sessions: a table id -> {timeout, passwd, vector of ephemeral nodes}.
  *  - Digest: sum (mod 2^64) over nodes of fields_hash(node) + data_hash(node), plus the sum over
  *    sessions of session_hash(session). Maintained on every mutation; zk_state_digest_full recomputes.
@@ -98,16 +99,31 @@ typedef struct zk_acl {
     uint32_t count;       /* entries */
     uint32_t blob_len;
     uint32_t snap_index;  /* scratch for serialization */
+    uint32_t idx;         /* index in zk_acls.by_idx while interned */
     zk_acl_entry *ents;   /* count entries, pointing into blob */
     uint8_t blob[];       /* jute vector<ACL> */
 } zk_acl;
 
+/* The interned lists of a state: a hash table by blob (its slot order is the snapshot's ACL order) and an
+ * index, so that a node names its list with 32 bits (zk_node.acl). Index 0 is never a list ("none"). */
+typedef struct zk_acls {
+    zk_htab map;          /* zk_acl items by hash of the blob */
+    zk_acl **by_idx;      /* by_idx[a->idx] == a for every list in map; NULL for free indices and 0 */
+    uint32_t *free_idx;   /* indices released by lists that left map (reused last-in first-out) */
+    uint32_t n, cap, nfree, free_cap; /* by_idx has n used entries (0 included) of cap */
+} zk_acls;
+
 /* Builds an (unshared, refs 0) ACL list from jute vector<ACL> bytes; NULL if malformed. */
 zk_acl *zk_acl_from_blob(pk_slice blob);
+/* Initializes an empty list table. */
+void zk_acls_init(zk_acls *t);
+/* Frees the table's arrays (not the lists). */
+void zk_acls_deinit(zk_acls *t);
 /* Interns blob in table: returns the shared list with node_refs incremented; NULL if malformed. */
-zk_acl *zk_acl_intern(zk_htab *table, pk_slice blob);
-/* Drops one node reference; removes the list from table (and frees it if no events hold it) at zero. */
-void zk_acl_unref(zk_htab *table, zk_acl *a);
+zk_acl *zk_acl_intern(zk_acls *table, pk_slice blob);
+/* Drops one node reference; removes the list from table (and frees it if no events hold it) at zero.
+ * table NULL (state teardown): only the counts and the memory are handled. */
+void zk_acl_unref(zk_acls *table, zk_acl *a);
 /* Drops an event reference (frees the list when no node or event holds it any more). */
 void zk_acl_ext_unref(zk_acl *a);
 /* True when auth may perform perm on a node with ACL a (ZooKeeper's checkACL). */
@@ -132,7 +148,8 @@ size_t zk_path_parent_len(pk_slice path);
 static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, path.len, 0x7a6b5f7061746821ull); }
 
 /* ---- nodes ----
- * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 37-byte header, then a tail of
+ * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 33-byte header (the 64-bit czxid and ctime
+ * are read through memcpy accessors, so the header needs no 8-byte alignment), then a tail of
  * optional sections, each present only when its flag is set, in this order:
  *   ZK_NODE_OWNER  owner i64                                        (absent: 0)
  *   ZK_NODE_WIDE   mzxid i64, pzxid i64, mtime i64                  (absent: narrow, see below)
@@ -155,9 +172,9 @@ static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, 
 #define ZK_NODE_AVER 0x10u
 
 typedef struct zk_node {
-    zk_acl *acl;              /* interned, node_refs held */
-    int64_t czxid;
-    int64_t ctime_ms;
+    uint32_t acl;             /* index of the interned list (zk_node_acl), node_refs held; 0 only while loading */
+    uint32_t czxid_w[2];      /* czxid as a native int64 in two 4-aligned words: zk_node_czxid */
+    uint32_t ctime_w[2];      /* ctime_ms likewise: zk_node_ctime */
     int32_t data_len;         /* -1 = null */
     uint32_t pidx;            /* index in parent's kids */
     uint32_t path_len;
@@ -205,6 +222,15 @@ static inline int32_t zk_node_ld32(const uint8_t *p) {
     memcpy(&v, p, 4);
     return v;
 }
+/* Creation zxid. */
+static inline int64_t zk_node_czxid(const zk_node *n) { return zk_node_ld64((const uint8_t *)n->czxid_w); }
+/* Creation time. */
+static inline int64_t zk_node_ctime(const zk_node *n) { return zk_node_ld64((const uint8_t *)n->ctime_w); }
+/* Stores the creation zxid and time (only allocation, snapshot load and zk_node_update change them). */
+static inline void zk_node_set_created(zk_node *n, int64_t czxid, int64_t ctime_ms) {
+    memcpy(n->czxid_w, &czxid, 8);
+    memcpy(n->ctime_w, &ctime_ms, 8);
+}
 /* The node's NUL-terminated full path. */
 static inline char *zk_node_path(const zk_node *n) { return (char *)(uintptr_t)(n->tail + zk_node_opt_len(n->flags)); }
 /* The node's path as a slice. */
@@ -240,19 +266,19 @@ static inline int32_t zk_node_ccount(const zk_node *n) {
 static inline int64_t zk_node_mzxid(const zk_node *n) {
     if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE));
     uint32_t d = (n->flags & ZK_NODE_MOD) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_MOD) + 4u) : 0u;
-    return (int64_t)((uint64_t)n->czxid + d);
+    return (int64_t)((uint64_t)zk_node_czxid(n) + d);
 }
 /* Zxid of the last child create/delete. */
 static inline int64_t zk_node_pzxid(const zk_node *n) {
     if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE) + 8u);
     uint32_t d = (n->flags & ZK_NODE_PAR) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *) + 8u) : 0u;
-    return (int64_t)((uint64_t)n->czxid + d);
+    return (int64_t)((uint64_t)zk_node_czxid(n) + d);
 }
 /* Last modification time. */
 static inline int64_t zk_node_mtime(const zk_node *n) {
     if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE) + 16u);
     int32_t d = (n->flags & ZK_NODE_MOD) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_MOD) + 8u) : 0;
-    return (int64_t)((uint64_t)n->ctime_ms + (uint64_t)(int64_t)d);
+    return (int64_t)((uint64_t)zk_node_ctime(n) + (uint64_t)(int64_t)d);
 }
 /* Unpacks every tail field of a node. */
 static inline void zk_node_get(const zk_node *n, zk_node_vals *v) {
@@ -299,7 +325,7 @@ struct zk_state_s {
     zk_slab slab;       /* every node's memory */
     zk_htab nodes;
     zk_htab reapable;   /* the container and TTL nodes (a subset of nodes): what the reaper scans */
-    zk_htab acls;
+    zk_acls acls;
     zk_htab sessions;
     zk_node *root;
     uint64_t last_zxid;
@@ -307,6 +333,9 @@ struct zk_state_s {
     uint64_t ephemeral_count;
     uint64_t data_size;       /* approximate_data_size: sum of path + data lengths */
 };
+
+/* The interned ACL list of a node (NULL only for a node being loaded). */
+static inline zk_acl *zk_node_acl(const zk_state *s, const zk_node *n) { return s->acls.by_idx[n->acl]; }
 
 /* Finds a node by path (NULL if absent). */
 zk_node *zk_tree_find(const zk_state *s, pk_slice path);
@@ -335,9 +364,9 @@ zk_session *zk_session_add(zk_state *s, uint64_t id, int32_t timeout_ms, const u
 /* Removes a session that holds no ephemerals. */
 void zk_session_remove(zk_state *s, zk_session *se);
 /* Digest contribution of a node. */
-uint64_t zk_node_digest(const zk_node *n);
+uint64_t zk_node_digest(const zk_state *s, const zk_node *n);
 /* Digest contribution of a node whose path hash (zk_path_hash) is h. */
-uint64_t zk_node_digest_h(const zk_node *n, uint64_t h);
+uint64_t zk_node_digest_h(const zk_state *s, const zk_node *n, uint64_t h);
 /* Digest contribution of a session. */
 uint64_t zk_session_digest(const zk_session *se);
 /* Links a snapshot-loaded node under its parent (no stat/digest changes); false if it does not fit.
