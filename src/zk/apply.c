@@ -141,7 +141,11 @@ static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn
 
 /* Compares two node pointers by path (closeSession deletes in path order, for determinism). */
 static int zk_node_path_cmp(const void *a, const void *b) {
-    return strcmp(zk_node_path(*(zk_node *const *)a), zk_node_path(*(zk_node *const *)b));
+    const zk_node *x = *(zk_node *const *)a, *y = *(zk_node *const *)b;
+    size_t n = x->path_len < y->path_len ? x->path_len : y->path_len;
+    int c = memcmp(zk_node_path(x), zk_node_path(y), n); /* strcmp's order: paths hold no NUL byte */
+    if (c != 0) return c;
+    return x->path_len < y->path_len ? -1 : x->path_len > y->path_len;
 }
 
 /* Applies closeSession: deletes the session's ephemerals (in path order) and the session. */
@@ -150,7 +154,7 @@ static int32_t zk_apply_close_session(zk_state *s, const zk_txn_header *h, zk_ev
     if (se == NULL) return ZK_ERR_OK;
     uint32_t n = se->neph;
     zk_node **v = pk_malloc((n ? n : 1) * sizeof(zk_node *));
-    if (n > 0) memcpy(v, se->eph, n * sizeof(zk_node *));
+    for (uint32_t i = 0; i < n; i++) v[i] = zk_node_at(s, se->eph[i]); /* deletes move no other ephemeral */
     qsort(v, n, sizeof(zk_node *), zk_node_path_cmp);
     for (uint32_t i = 0; i < n; i++) {
         PK_ASSERT(zk_node_nkids(v[i]) == 0);

@@ -67,15 +67,15 @@ void zk_state_serialize(const zk_state *s, pk_buf *out) {
     /* breadth-first from the root with an explicit queue: parents before children */
     const zk_node **q = pk_malloc(s->nodes.count * sizeof(zk_node *));
     size_t qh = 0, qt = 0;
-    q[qt++] = s->root;
+    q[qt++] = zk_tree_root(s);
     while (qh < qt) {
         const zk_node *n = q[qh++];
         zk_snap_node(out, s, n);
         uint32_t nk = zk_node_nkids(n);
-        zk_node **kids = zk_node_kids(n);
+        const uint32_t *kids = zk_node_kids(n);
         for (uint32_t k = 0; k < nk; k++) {
             PK_ASSERT(qt < s->nodes.count);
-            q[qt++] = kids[k];
+            q[qt++] = zk_node_at(s, kids[k]);
         }
     }
     PK_ASSERT(qt == s->nodes.count);
@@ -111,26 +111,28 @@ static const char *zk_snap_read_node(jute_reader *r, zk_state *s, zk_acl **acls,
     if (ai >= nacls) return "bad acl index";
     if (dlen == 0) data = jute_empty();
     zk_node *n;
+    uint32_t id = 0;
     zk_node_vals v = {.owner = f[5], .mzxid = f[1], .pzxid = f[2], .mtime_ms = f[4], .version = g[0],
                       .aversion = g[1], .ccount = g[2], .nkids = 0, .kids = NULL};
     if (first) {
         if (!pk_slice_eq(path, pk_slice_str("/"))) return "first node is not /";
         if (zk_owner_is_session(f[5])) return "/ has an ephemeral owner";
-        zk_acl_unref(&s->acls, zk_node_acl(s, s->root));
-        s->root->acl = 0;
-        n = zk_tree_replace_data(s, s->root, data);
+        zk_node *root = zk_tree_root(s);
+        zk_acl_unref(&s->acls, zk_node_acl(s, root));
+        root->acl = 0;
+        n = zk_tree_replace_data(s, root, data);
         s->data_size += data.len;
         PK_ASSERT(zk_node_nkids(n) == 0); /* "/" is loaded before any other node */
         n = zk_node_update(s, n, f[0], f[3], &v);
     } else {
-        n = zk_tree_alloc_node(s, path, data, NULL, f[0], f[3], &v);
+        n = zk_tree_alloc_node(s, path, data, NULL, f[0], f[3], &v, &id);
     }
     n->acl = acls[ai]->idx;
     acls[ai]->node_refs++;
     uint64_t h = 0;
     if (first) h = zk_path_hash(path);
-    else if (!zk_tree_load_node(s, n, parent_hint, &h)) {
-        zk_tree_free_node(s, n);
+    else if (!zk_tree_load_node(s, n, id, parent_hint, &h)) {
+        zk_tree_free_node(s, n, id);
         return "node does not fit the tree (duplicate, orphan or unknown owner)";
     }
     *digest += zk_node_digest_h(s, n, h); /* while the node is hot in cache; the root's fields are final here too */
