@@ -59,8 +59,11 @@ void zk_slab_deinit(zk_slab *a) {
 static uint32_t zk_slab_add_slots(zk_slab *a, uint32_t k) {
     if ((uint64_t)a->nslots + k > ZK_SLAB_MAX_SLOTS)
         PK_PANIC("zk_slab: node id space exhausted (ids address 16 GiB of node memory: 2^32 units of 4 bytes)");
-    while (a->nslots + k > a->slot_cap) {
-        a->slot_cap *= 2;
+    if (a->nslots + k > a->slot_cap) {
+        /* grow by an eighth: the table is 8 B per 2 KiB of nodes, so its slack stays below 0.05% of them;
+         * a large table's realloc is a page remap, not a copy */
+        uint64_t cap = (uint64_t)a->slot_cap + a->slot_cap / 8u + k + 16u;
+        a->slot_cap = (uint32_t)(cap < ZK_SLAB_MAX_SLOTS ? cap : ZK_SLAB_MAX_SLOTS);
         a->base = pk_realloc(a->base, a->slot_cap * sizeof *a->base);
     }
     uint32_t first = a->nslots;
