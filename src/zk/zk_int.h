@@ -215,9 +215,11 @@ static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, 
  * never set) is header + path + data. A mutation that needs a section the node lacks (or a value that
  * does not fit a delta) moves the node to a larger block with the section added (sections are never
  * dropped while the node lives; a reload drops the ones whose values are defaults): zk_node_update and
- * the zk_tree_* functions return the new address and fix every pointer the state holds to it (table
- * slots, parent's kids, session's ephemerals, root). Tail fields are unaligned: only the accessors below
- * read them. The node does not cache its path hash: it is recomputed from the path (zk_path_hash). */
+ * the zk_tree_* functions return the new address and fix every reference the state holds to it (its node
+ * id changes: table slots, parent's kids, session's ephemerals, root_id). Blocks are 4-byte aligned (slab
+ * steps of 4): the header's 64-bit fields and the tail fields are read and written through the memcpy
+ * accessors below only. The node does not cache its path hash (it is recomputed from the path,
+ * zk_path_hash) nor its own id (a linked node's id is its parent's kids[pidx], or root_id). */
 #define ZK_NODE_OWNER 0x01u
 #define ZK_NODE_WIDE 0x02u
 #define ZK_NODE_MOD 0x04u
