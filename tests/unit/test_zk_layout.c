@@ -479,3 +479,69 @@ Test(zk_layout, slab_id_space_exhaustion_fails_loudly_chunk, .signal = SIGABRT) 
     uint32_t id;
     (void)zk_slab_alloc(&a, 100, &id); /* the first chunk needs two slots */
 }
+
+/* Allocates a bare node block holding only a path (enough for zk_ntab_find) and returns its id. */
+static uint32_t zkl_bare_node(zk_slab *a, const char *path) {
+    uint32_t id;
+    size_t len = strlen(path);
+    zk_node *n = zk_slab_alloc(a, ZK_NODE_HDR + len, &id);
+    memset(n, 0, ZK_NODE_HDR);
+    n->path_len = (uint32_t)len;
+    memcpy(zk_node_path(n), path, len);
+    return id;
+}
+
+Test(zk_layout, ntab_ids_collisions_replace_and_growth) {
+    enum { N = 3000 };
+    static uint32_t id[N];
+    static uint64_t h[N];
+    static bool in[N];
+    static char path[N][16];
+    zk_slab a;
+    zk_slab_init(&a);
+    zk_ntab t;
+    zk_ntab_init(&t);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < N; i++) {
+        snprintf(path[i], sizeof path[i], "/n%d", i);
+        id[i] = zkl_bare_node(&a, path[i]);
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        /* a third share their low 32 bits near the top of the range: equal stored hashes, wrapping clusters */
+        h[i] = i % 3 == 0 ? 0xFFFFFFF0ull | (x << 32) : x;
+    }
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < N; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            if (!in[i] && (x >> 40) % 2 == 0) {
+                zk_ntab_insert(&t, id[i], h[i]);
+                in[i] = true;
+            } else if (in[i] && (x >> 41) % 3 == 0) {
+                zk_ntab_remove(&t, id[i], h[i]);
+                in[i] = false;
+            } else if (in[i] && (x >> 42) % 5 == 0) { /* a move: same path, new block and id, same slot */
+                uint32_t nid = zkl_bare_node(&a, path[i]);
+                zk_ntab_replace(&t, id[i], nid, h[i]);
+                zk_slab_free(&a, id[i], ZK_NODE_HDR + strlen(path[i]));
+                id[i] = nid;
+            }
+        }
+        size_t count = 0;
+        for (int i = 0; i < N; i++) {
+            uint32_t f = zk_ntab_find(&t, &a, h[i], pk_slice_str(path[i]));
+            cr_assert_eq(f, in[i] ? id[i] : 0, "node %d round %d", i, round);
+            count += in[i];
+        }
+        cr_assert_eq(t.count, count);
+        cr_assert(t.count * 20 <= t.cap * 17, "load above 0.85");
+    }
+    for (int i = 0; i < N; i++) {
+        if (in[i]) zk_ntab_remove(&t, id[i], h[i]);
+        zk_slab_free(&a, id[i], ZK_NODE_HDR + strlen(path[i]));
+    }
+    cr_assert_eq(t.count, 0);
+    for (size_t i = 0; i < t.cap; i++) cr_assert_eq(zk_ntab_id(&t, i), 0);
+    zk_ntab_reserve(&t, 1000);
+    cr_assert(t.cap >= 1000 * 4 / 3);
+    zk_ntab_deinit(&t);
+    zk_slab_deinit(&a);
+}
