@@ -39,6 +39,7 @@ zk_acl *zk_acl_from_blob(pk_slice blob) {
     a->node_refs = 0;
     a->ext_refs = 0;
     a->snap_index = 0;
+    a->idx = 0;
     a->count = (uint32_t)n;
     a->ents = pk_calloc(n ? (size_t)n : 1, sizeof(zk_acl_entry));
     jute_reader r;
@@ -68,27 +69,83 @@ static bool zk_acl_eq(const void *item, const void *key) {
     return a->blob_len == k->len && memcmp(a->blob, k->ptr, k->len) == 0;
 }
 
+/* Hash of a table item that is an ACL list. */
+static uint64_t zk_acl_hash_of(const void *item) { return ((const zk_acl *)item)->hash; }
+
+/* Initializes an empty list table (index 0 reserved for "no list"). */
+void zk_acls_init(zk_acls *t) {
+    PK_ASSERT(t != NULL);
+    memset(t, 0, sizeof *t);
+    zk_htab_init(&t->map, zk_acl_hash_of);
+    t->cap = 8;
+    t->by_idx = pk_calloc(t->cap, sizeof *t->by_idx);
+    t->n = 1;
+}
+
+/* Frees the table's arrays. */
+void zk_acls_deinit(zk_acls *t) {
+    PK_ASSERT(t != NULL);
+    zk_htab_deinit(&t->map);
+    free(t->by_idx);
+    free(t->free_idx);
+    memset(t, 0, sizeof *t);
+}
+
+/* Gives a list an index (a released one first). */
+static void zk_acls_take_idx(zk_acls *t, zk_acl *a) {
+    uint32_t i;
+    if (t->nfree > 0) {
+        i = t->free_idx[--t->nfree];
+    } else {
+        if (t->n == t->cap) {
+            PK_ASSERT(t->cap < UINT32_MAX / 2);
+            t->cap *= 2;
+            t->by_idx = pk_realloc(t->by_idx, t->cap * sizeof *t->by_idx);
+        }
+        i = t->n++;
+    }
+    PK_ASSERT(i != 0 && i < t->n);
+    t->by_idx[i] = a;
+    a->idx = i;
+}
+
+/* Releases a list's index for reuse. */
+static void zk_acls_drop_idx(zk_acls *t, zk_acl *a) {
+    PK_ASSERT(a->idx != 0 && a->idx < t->n && t->by_idx[a->idx] == a);
+    t->by_idx[a->idx] = NULL;
+    if (t->nfree == t->free_cap) {
+        t->free_cap = t->free_cap ? t->free_cap * 2 : 8;
+        t->free_idx = pk_realloc(t->free_idx, t->free_cap * sizeof *t->free_idx);
+    }
+    t->free_idx[t->nfree++] = a->idx;
+    a->idx = 0;
+}
+
 /* Interns a blob: returns the shared list with one more node ref. */
-zk_acl *zk_acl_intern(zk_htab *table, pk_slice blob) {
+zk_acl *zk_acl_intern(zk_acls *table, pk_slice blob) {
     PK_ASSERT(table != NULL);
     uint64_t h = pk_hash64(blob.ptr, blob.len, 0x61636c);
-    zk_acl *a = zk_htab_find(table, h, zk_acl_eq, &blob);
+    zk_acl *a = zk_htab_find(&table->map, h, zk_acl_eq, &blob);
     if (a == NULL) {
         a = zk_acl_from_blob(blob);
         if (a == NULL) return NULL;
-        zk_htab_insert(table, a);
+        zk_htab_insert(&table->map, a);
+        zk_acls_take_idx(table, a);
     }
-    PK_ASSERT(a->hash == h);
+    PK_ASSERT(a->hash == h && table->by_idx[a->idx] == a);
     a->node_refs++;
     return a;
 }
 
 /* Drops a node ref; at zero the list leaves the table and is freed unless events hold it. */
-void zk_acl_unref(zk_htab *table, zk_acl *a) {
+void zk_acl_unref(zk_acls *table, zk_acl *a) {
     PK_ASSERT(a != NULL && a->node_refs > 0);
     a->node_refs--;
     if (a->node_refs > 0) return;
-    if (table != NULL) zk_htab_remove(table, a);
+    if (table != NULL) {
+        zk_htab_remove(&table->map, a);
+        zk_acls_drop_idx(table, a);
+    }
     if (a->ext_refs == 0) zk_acl_free(a);
 }
 

@@ -89,8 +89,8 @@ static int32_t zk_apply_create(zk_state *s, const zk_txn_header *h, const zk_txn
     zk_acl *acl = zk_acl_intern(&s->acls, op->acl);
     PK_ASSERT(acl != NULL); /* validated at decode */
     zk_node *n = zk_tree_create(s, &parent, op->path, op->data, acl, op->owner, h->zxid, h->time_ms);
-    zk_events_push(ev, ZK_EVENT_NODE_CREATED, op->path, n->acl);
-    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, zk_node_path_slice(parent), parent->acl);
+    zk_events_push(ev, ZK_EVENT_NODE_CREATED, op->path, zk_node_acl(s, n));
+    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, zk_node_path_slice(parent), zk_node_acl(s, parent));
     if (reply != NULL) {
         jute_write_ustring(reply, op->path);
         if (op->op != ZK_OP_CREATE) zk_reply_stat(reply, n);
@@ -103,8 +103,8 @@ static void zk_apply_delete_node(zk_state *s, zk_node *n, uint64_t zxid, zk_even
     pk_slice path = zk_node_path_slice(n);
     zk_node *parent = zk_tree_parent(s, path);
     PK_ASSERT(parent != NULL);
-    zk_events_push(ev, ZK_EVENT_NODE_DELETED, path, n->acl);
-    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, zk_node_path_slice(parent), parent->acl);
+    zk_events_push(ev, ZK_EVENT_NODE_DELETED, path, zk_node_acl(s, n));
+    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, zk_node_path_slice(parent), zk_node_acl(s, parent));
     zk_tree_delete(s, parent, n, zxid);
 }
 
@@ -129,7 +129,7 @@ static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn
     if (op->version != -1 && op->version != cur) return ZK_ERR_BAD_VERSION;
     if (op->type == ZK_TXN_SET_DATA) {
         n = zk_tree_set_data(s, n, ph, op->data, h->zxid, h->time_ms);
-        zk_events_push(ev, ZK_EVENT_NODE_DATA_CHANGED, op->path, n->acl);
+        zk_events_push(ev, ZK_EVENT_NODE_DATA_CHANGED, op->path, zk_node_acl(s, n));
     } else if (op->type == ZK_TXN_SET_ACL) {
         zk_acl *acl = zk_acl_intern(&s->acls, op->acl);
         PK_ASSERT(acl != NULL);
@@ -141,7 +141,11 @@ static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn
 
 /* Compares two node pointers by path (closeSession deletes in path order, for determinism). */
 static int zk_node_path_cmp(const void *a, const void *b) {
-    return strcmp(zk_node_path(*(zk_node *const *)a), zk_node_path(*(zk_node *const *)b));
+    const zk_node *x = *(zk_node *const *)a, *y = *(zk_node *const *)b;
+    size_t n = x->path_len < y->path_len ? x->path_len : y->path_len;
+    int c = memcmp(zk_node_path(x), zk_node_path(y), n); /* strcmp's order: paths hold no NUL byte */
+    if (c != 0) return c;
+    return x->path_len < y->path_len ? -1 : x->path_len > y->path_len;
 }
 
 /* Applies closeSession: deletes the session's ephemerals (in path order) and the session. */
@@ -150,7 +154,7 @@ static int32_t zk_apply_close_session(zk_state *s, const zk_txn_header *h, zk_ev
     if (se == NULL) return ZK_ERR_OK;
     uint32_t n = se->neph;
     zk_node **v = pk_malloc((n ? n : 1) * sizeof(zk_node *));
-    if (n > 0) memcpy(v, se->eph, n * sizeof(zk_node *));
+    for (uint32_t i = 0; i < n; i++) v[i] = zk_node_at(s, se->eph[i]); /* deletes move no other ephemeral */
     qsort(v, n, sizeof(zk_node *), zk_node_path_cmp);
     for (uint32_t i = 0; i < n; i++) {
         PK_ASSERT(zk_node_nkids(v[i]) == 0);

@@ -149,3 +149,133 @@ void zk_htab_remove_h(zk_htab *t, const void *item, uint64_t h) {
         if (++j == cap) j = 0;
     }
 }
+
+/* ---- zk_ntab: the node table (node ids and 32-bit path hashes packed in one 64-bit entry) ---- */
+
+/* An entry holding node id with 32-bit hash h32. */
+static inline uint64_t zk_ntab_ent(uint32_t id, uint32_t h32) { return (uint64_t)h32 << 32 | id; }
+
+/* Initializes an empty node table. */
+void zk_ntab_init(zk_ntab *t) {
+    PK_ASSERT(t != NULL);
+    t->ents = NULL;
+    t->cap = 0;
+    t->count = 0;
+}
+
+/* Frees the entries. */
+void zk_ntab_deinit(zk_ntab *t) {
+    PK_ASSERT(t != NULL);
+    free(t->ents);
+    t->ents = NULL;
+    t->cap = 0;
+    t->count = 0;
+}
+
+/* Places an entry in the first free slot of its probe sequence (no growth). */
+static void zk_ntab_place(uint64_t *ents, size_t cap, uint64_t e) {
+    PK_ASSERT(cap > 0 && cap <= UINT32_MAX && (uint32_t)e != 0);
+    size_t i = zk_htab_home((uint32_t)(e >> 32), cap);
+    for (size_t n = 0; n < cap; n++) {
+        if (ents[i] == 0) {
+            ents[i] = e;
+            return;
+        }
+        if (++i == cap) i = 0;
+    }
+    PK_PANIC("zk_ntab full");
+}
+
+/* Moves every entry into a table of ncap slots. */
+static void zk_ntab_rehash(zk_ntab *t, size_t ncap) {
+    PK_ASSERT(ncap > t->count && ncap >= ZK_HTAB_MIN_CAP && ncap <= UINT32_MAX);
+    uint64_t *ne = pk_calloc(ncap, sizeof *ne);
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->ents[i] != 0) zk_ntab_place(ne, ncap, t->ents[i]);
+    }
+    free(t->ents);
+    t->ents = ne;
+    t->cap = ncap;
+}
+
+/* Resizes the table to hold n entries at load num/den (when they do not fit under the maximum load). */
+static void zk_ntab_resize_for(zk_ntab *t, size_t n, size_t num, size_t den) {
+    if (t->cap > 0 && zk_htab_fits(n, t->cap)) return;
+    size_t cap = n / num * den + den;
+    if (cap < ZK_HTAB_MIN_CAP) cap = ZK_HTAB_MIN_CAP;
+    PK_ASSERT(zk_htab_fits(n, cap));
+    zk_ntab_rehash(t, cap);
+}
+
+/* Grows the table so that n nodes fit at load 3/4. */
+void zk_ntab_reserve(zk_ntab *t, size_t n) {
+    PK_ASSERT(t != NULL);
+    zk_ntab_resize_for(t, n, 3, 4);
+}
+
+/* Finds the id of the node whose path is path (hash h) among the nodes of slab a. */
+uint32_t zk_ntab_find(const zk_ntab *t, const zk_slab *a, uint64_t h, pk_slice path) {
+    PK_ASSERT(t != NULL && a != NULL);
+    if (t->cap == 0) return 0;
+    uint32_t h32 = (uint32_t)h;
+    size_t i = zk_htab_home(h32, t->cap);
+    for (size_t n = 0; n < t->cap; n++) {
+        uint64_t e = t->ents[i];
+        if (e == 0) return 0;
+        if ((uint32_t)(e >> 32) == h32) {
+            const zk_node *x = (const zk_node *)(const void *)zk_slab_at(a, (uint32_t)e);
+            if (x->path_len == path.len && memcmp(zk_node_path(x), path.ptr, path.len) == 0) return (uint32_t)e;
+        }
+        if (++i == t->cap) i = 0;
+    }
+    return 0;
+}
+
+/* Inserts node id with hash h, growing at the maximum load. */
+void zk_ntab_insert(zk_ntab *t, uint32_t id, uint64_t h) {
+    PK_ASSERT(t != NULL && id != 0);
+    if (t->cap == 0 || !zk_htab_fits(t->count + 1, t->cap))
+        zk_ntab_resize_for(t, t->count + 1, ZK_HTAB_GROW_NUM, ZK_HTAB_GROW_DEN);
+    zk_ntab_place(t->ents, t->cap, zk_ntab_ent(id, (uint32_t)h));
+    t->count++;
+    PK_ASSERT(t->count < t->cap);
+}
+
+/* The slot holding exactly node id with hash h (which must be present). */
+static size_t zk_ntab_slot_of(const zk_ntab *t, uint32_t id, uint64_t h) {
+    PK_ASSERT(t != NULL && id != 0 && t->cap > 0);
+    uint64_t want = zk_ntab_ent(id, (uint32_t)h);
+    size_t i = zk_htab_home((uint32_t)h, t->cap);
+    size_t n = 0;
+    while (t->ents[i] != want) {
+        PK_ASSERT(t->ents[i] != 0 && n++ < t->cap);
+        if (++i == t->cap) i = 0;
+    }
+    return i;
+}
+
+/* Replaces node id by nid in its slot. */
+void zk_ntab_replace(zk_ntab *t, uint32_t id, uint32_t nid, uint64_t h) {
+    PK_ASSERT(nid != 0);
+    t->ents[zk_ntab_slot_of(t, id, h)] = zk_ntab_ent(nid, (uint32_t)h);
+}
+
+/* Removes node id with hash h with backward-shift deletion (no tombstones). */
+void zk_ntab_remove(zk_ntab *t, uint32_t id, uint64_t h) {
+    size_t cap = t->cap;
+    size_t i = zk_ntab_slot_of(t, id, h);
+    t->ents[i] = 0;
+    t->count--;
+    size_t j = i + 1 == cap ? 0 : i + 1;
+    for (size_t n = 0; n < cap && t->ents[j] != 0; n++) {
+        size_t home = zk_htab_home((uint32_t)(t->ents[j] >> 32), cap);
+        /* the entry at j may move to the hole i when its home is not cyclically in (i, j] */
+        bool stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            t->ents[i] = t->ents[j];
+            t->ents[j] = 0;
+            i = j;
+        }
+        if (++j == cap) j = 0;
+    }
+}

@@ -115,7 +115,7 @@ void zk_prep_view(zk_prep *p, const zk_state *s, pk_slice path, zk_view *v) {
     const zk_node *n = zk_tree_find(s, path);
     if (n == NULL) return;
     *v = (zk_view){true, zk_node_version(n), zk_node_aversion(n), zk_node_ccount(n), zk_node_nkids(n), zk_node_owner(n),
-                   (pk_slice){n->acl->blob, n->acl->blob_len}, n->acl};
+                   (pk_slice){zk_node_acl(s, n)->blob, zk_node_acl(s, n)->blob_len}, zk_node_acl(s, n)};
 }
 
 /* Records the pending view of a path for a txn with zxid. */
@@ -496,7 +496,9 @@ static void zk_prep_close_ephemerals(zk_prep *p, const zk_state *s, uint64_t sid
     pk_buf_init(&paths);
     const zk_session *se = zk_session_find(s, sid);
     for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
-        pk_buf_append(&paths, zk_node_path(se->eph[i]), se->eph[i]->path_len + 1);
+        const zk_node *n = zk_node_at(s, se->eph[i]);
+        pk_buf_append(&paths, zk_node_path(n), n->path_len);
+        pk_buf_append(&paths, "", 1); /* the node stores no NUL */
     }
     for (size_t i = 0; i < p->map.cap; i++) {
         const zk_prep_entry *e = p->map.slots[i];

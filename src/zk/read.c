@@ -27,12 +27,12 @@ static void zk_read_data(pk_buf *out, const zk_node *n) {
 }
 
 /* Appends the children names of a node as vector<ustring>. */
-static void zk_read_children(pk_buf *out, const zk_node *n) {
+static void zk_read_children(const zk_state *s, pk_buf *out, const zk_node *n) {
     uint32_t nk = zk_node_nkids(n);
-    zk_node *const *kids = zk_node_kids(n);
+    const uint32_t *kids = zk_node_kids(n);
     jute_write_vector_count(out, (int32_t)nk);
     for (uint32_t i = 0; i < nk; i++) {
-        const zk_node *c = kids[i];
+        const zk_node *c = zk_node_at(s, kids[i]);
         const char *cp = zk_node_path(c);
         size_t k = c->path_len;
         while (k > 0 && cp[k - 1] != '/') k--;
@@ -43,7 +43,7 @@ static void zk_read_children(pk_buf *out, const zk_node *n) {
 
 /* Finds a node for a read: like ZooKeeper's DataTree, the empty path "" is an alias of the root. */
 static const zk_node *zk_read_find(const zk_state *s, pk_slice path) {
-    if (path.ptr != NULL && path.len == 0) return s->root;
+    if (path.ptr != NULL && path.len == 0) return zk_tree_root(s);
     return zk_tree_find(s, path);
 }
 
@@ -51,12 +51,12 @@ static const zk_node *zk_read_find(const zk_state *s, pk_slice path) {
 static int32_t zk_read_node(const zk_state *s, const zk_auth *auth, int32_t op, pk_slice path, pk_buf *out) {
     const zk_node *n = zk_read_find(s, path);
     if (n == NULL) return ZK_ERR_NO_NODE;
-    if (!zk_acl_check(n->acl, auth, ZK_PERM_READ)) return ZK_ERR_NO_AUTH;
+    if (!zk_acl_check(zk_node_acl(s, n), auth, ZK_PERM_READ)) return ZK_ERR_NO_AUTH;
     if (op == ZK_OP_GET_DATA) {
         zk_read_data(out, n);
         zk_read_stat(out, n);
     } else {
-        zk_read_children(out, n);
+        zk_read_children(s, out, n);
         if (op == ZK_OP_GET_CHILDREN2) zk_read_stat(out, n);
     }
     return ZK_ERR_OK;
@@ -66,13 +66,13 @@ static int32_t zk_read_node(const zk_state *s, const zk_auth *auth, int32_t op, 
 static int32_t zk_read_acl(const zk_state *s, const zk_auth *auth, pk_slice path, pk_buf *out) {
     const zk_node *n = zk_read_find(s, path);
     if (n == NULL) return ZK_ERR_NO_NODE;
-    if (!zk_acl_check(n->acl, auth, ZK_PERM_READ | ZK_PERM_ADMIN)) return ZK_ERR_NO_AUTH;
-    if (zk_acl_check(n->acl, auth, ZK_PERM_ADMIN)) {
-        pk_buf_append(out, n->acl->blob, n->acl->blob_len);
+    if (!zk_acl_check(zk_node_acl(s, n), auth, ZK_PERM_READ | ZK_PERM_ADMIN)) return ZK_ERR_NO_AUTH;
+    if (zk_acl_check(zk_node_acl(s, n), auth, ZK_PERM_ADMIN)) {
+        pk_buf_append(out, zk_node_acl(s, n)->blob, zk_node_acl(s, n)->blob_len);
     } else {
-        jute_write_vector_count(out, (int32_t)n->acl->count);
-        for (uint32_t i = 0; i < n->acl->count; i++) {
-            const zk_acl_entry *e = &n->acl->ents[i];
+        jute_write_vector_count(out, (int32_t)zk_node_acl(s, n)->count);
+        for (uint32_t i = 0; i < zk_node_acl(s, n)->count; i++) {
+            const zk_acl_entry *e = &zk_node_acl(s, n)->ents[i];
             jute_write_int(out, e->perms);
             jute_write_ustring(out, e->scheme);
             if (pk_slice_eq(e->scheme, pk_slice_str("digest")) && e->id.ptr != NULL) {
@@ -103,10 +103,11 @@ static int64_t zk_count_descendants(const zk_state *s, const zk_node *n) {
         memcpy(&c, st.data + st.len - sizeof c, sizeof c);
         st.len -= sizeof c;
         uint32_t nk = zk_node_nkids(c);
-        zk_node *const *kids = zk_node_kids(c);
+        const uint32_t *kids = zk_node_kids(c);
         total += nk;
         for (uint32_t i = 0; i < nk; i++) {
-            if (zk_node_nkids(kids[i]) > 0) pk_buf_append(&st, &kids[i], sizeof c);
+            const zk_node *k = zk_node_at(s, kids[i]);
+            if (zk_node_nkids(k) > 0) pk_buf_append(&st, &k, sizeof k);
         }
     }
     pk_buf_deinit(&st);
@@ -126,7 +127,7 @@ static void zk_read_ephemerals(const zk_state *s, uint64_t sid, pk_slice prefix,
     jute_write_int(out, 0);
     int32_t n = 0;
     for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
-        const zk_node *e = se->eph[i];
+        const zk_node *e = zk_node_at(s, se->eph[i]);
         if (!all && (e->path_len < prefix.len || memcmp(zk_node_path(e), prefix.ptr, prefix.len) != 0)) continue;
         jute_write_ustring(out, zk_node_path_slice(e));
         n++;
@@ -184,7 +185,7 @@ void zk_read(const zk_state *s, const zk_auth *auth, uint64_t session_id, int32_
         pk_slice path = w.u.exists.path;
         if (path.ptr != NULL && memchr(path.ptr, 0, path.len) != NULL) { res->err = ZK_ERR_BAD_ARGUMENTS; break; }
         const zk_node *n = zk_read_find(s, path);
-        if (n != NULL && !zk_acl_check(n->acl, auth, ZK_PERM_READ)) { res->err = ZK_ERR_NO_AUTH; break; }
+        if (n != NULL && !zk_acl_check(zk_node_acl(s, n), auth, ZK_PERM_READ)) { res->err = ZK_ERR_NO_AUTH; break; }
         if (n == NULL) res->err = ZK_ERR_NO_NODE;
         else zk_read_stat(out, n);
         if (w.u.exists.watch) { res->watch = ZK_WATCH_DATA; res->watch_path = path; }
@@ -209,7 +210,7 @@ void zk_read(const zk_state *s, const zk_auth *auth, uint64_t session_id, int32_
     case ZK_OP_GET_ALL_CHILDREN_NUMBER: {
         const zk_node *n = zk_read_find(s, w.u.get_all_children_number.path);
         if (n == NULL) res->err = ZK_ERR_NO_NODE;
-        else if (!zk_acl_check(n->acl, auth, ZK_PERM_READ)) res->err = ZK_ERR_NO_AUTH;
+        else if (!zk_acl_check(zk_node_acl(s, n), auth, ZK_PERM_READ)) res->err = ZK_ERR_NO_AUTH;
         else {
             /* ZooKeeper's DataTree holds the root under both "" and "/"; for "" it counts every key starting
              * with "/", so the "/" alias too: one more than for "/" (differential finding, seed 1533). */
@@ -230,8 +231,10 @@ size_t zk_reap_candidates(const zk_state *s, int64_t now_ms, size_t max, pk_buf 
     PK_ASSERT(s != NULL && paths_out != NULL);
     size_t found = 0;
     for (size_t i = 0; i < s->reapable.cap && found < max; i++) {
-        const zk_node *n = s->reapable.slots[i];
-        if (n == NULL || zk_node_nkids(n) != 0) continue;
+        uint32_t id = zk_ntab_id(&s->reapable, i);
+        if (id == 0) continue;
+        const zk_node *n = zk_node_at(s, id);
+        if (zk_node_nkids(n) != 0) continue;
         bool due = false;
         int64_t owner = zk_node_owner(n);
         if (zk_owner_is_container(owner)) due = zk_node_ccount(n) != 0;
@@ -240,7 +243,8 @@ size_t zk_reap_candidates(const zk_state *s, int64_t now_ms, size_t max, pk_buf 
             due = now_ms - zk_node_mtime(n) > ttl;
         }
         if (!due) continue;
-        pk_buf_append(paths_out, zk_node_path(n), n->path_len + 1);
+        pk_buf_append(paths_out, zk_node_path(n), n->path_len);
+        pk_buf_append(paths_out, "", 1); /* the node stores no NUL */
         found++;
     }
     return found;

@@ -16,7 +16,7 @@ static void zk_w32(pk_buf *b, uint32_t v) { pk_put_u32(pk_buf_extend(b, 4), v); 
 static void zk_w64(pk_buf *b, uint64_t v) { pk_put_u64(pk_buf_extend(b, 8), v); }
 
 /* Writes one node record. */
-static void zk_snap_node(pk_buf *out, const zk_node *n) {
+static void zk_snap_node(pk_buf *out, const zk_state *s, const zk_node *n) {
     size_t dl = n->data_len > 0 ? (size_t)n->data_len : 0;
     uint8_t *p = pk_buf_extend(out, 4 + n->path_len + 4 + dl + 6 * 8 + 4 * 4);
     pk_put_u32(p, n->path_len);
@@ -29,11 +29,11 @@ static void zk_snap_node(pk_buf *out, const zk_node *n) {
     p += dl;
     zk_node_vals v;
     zk_node_get(n, &v);
-    int64_t f[6] = {n->czxid, v.mzxid, v.pzxid, n->ctime_ms, v.mtime_ms, v.owner};
+    int64_t f[6] = {zk_node_czxid(n), v.mzxid, v.pzxid, zk_node_ctime(n), v.mtime_ms, v.owner};
     for (int i = 0; i < 6; i++, p += 8) pk_put_u64(p, (uint64_t)f[i]);
     int32_t g[3] = {v.version, v.aversion, v.ccount};
     for (int i = 0; i < 3; i++, p += 4) pk_put_u32(p, (uint32_t)g[i]);
-    pk_put_u32(p, n->acl->snap_index);
+    pk_put_u32(p, zk_node_acl(s, n)->snap_index);
 }
 
 /* Serializes the state. */
@@ -45,16 +45,16 @@ void zk_state_serialize(const zk_state *s, pk_buf *out) {
     zk_w32(out, ZK_SNAP_VERSION);
     zk_w64(out, s->last_zxid);
     zk_w64(out, s->digest);
-    zk_w32(out, (uint32_t)s->acls.count);
+    zk_w32(out, (uint32_t)s->acls.map.count);
     uint32_t idx = 0;
-    for (size_t i = 0; i < s->acls.cap; i++) {
-        zk_acl *a = s->acls.slots[i];
+    for (size_t i = 0; i < s->acls.map.cap; i++) {
+        zk_acl *a = s->acls.map.slots[i];
         if (a == NULL) continue;
         a->snap_index = idx++;  /* scratch field: serialization is the only writer */
         zk_w32(out, a->blob_len);
         pk_buf_append(out, a->blob, a->blob_len);
     }
-    PK_ASSERT(idx == s->acls.count);
+    PK_ASSERT(idx == s->acls.map.count);
     zk_w64(out, s->sessions.count);
     for (size_t i = 0; i < s->sessions.cap; i++) {
         const zk_session *se = s->sessions.slots[i];
@@ -67,15 +67,15 @@ void zk_state_serialize(const zk_state *s, pk_buf *out) {
     /* breadth-first from the root with an explicit queue: parents before children */
     const zk_node **q = pk_malloc(s->nodes.count * sizeof(zk_node *));
     size_t qh = 0, qt = 0;
-    q[qt++] = s->root;
+    q[qt++] = zk_tree_root(s);
     while (qh < qt) {
         const zk_node *n = q[qh++];
-        zk_snap_node(out, n);
+        zk_snap_node(out, s, n);
         uint32_t nk = zk_node_nkids(n);
-        zk_node **kids = zk_node_kids(n);
+        const uint32_t *kids = zk_node_kids(n);
         for (uint32_t k = 0; k < nk; k++) {
             PK_ASSERT(qt < s->nodes.count);
-            q[qt++] = kids[k];
+            q[qt++] = zk_node_at(s, kids[k]);
         }
     }
     PK_ASSERT(qt == s->nodes.count);
@@ -111,28 +111,31 @@ static const char *zk_snap_read_node(jute_reader *r, zk_state *s, zk_acl **acls,
     if (ai >= nacls) return "bad acl index";
     if (dlen == 0) data = jute_empty();
     zk_node *n;
+    uint32_t id = 0;
     zk_node_vals v = {.owner = f[5], .mzxid = f[1], .pzxid = f[2], .mtime_ms = f[4], .version = g[0],
                       .aversion = g[1], .ccount = g[2], .nkids = 0, .kids = NULL};
     if (first) {
         if (!pk_slice_eq(path, pk_slice_str("/"))) return "first node is not /";
         if (zk_owner_is_session(f[5])) return "/ has an ephemeral owner";
-        zk_acl_unref(&s->acls, s->root->acl);
-        n = zk_tree_replace_data(s, s->root, data);
+        zk_node *root = zk_tree_root(s);
+        zk_acl_unref(&s->acls, zk_node_acl(s, root));
+        root->acl = 0;
+        n = zk_tree_replace_data(s, root, data);
         s->data_size += data.len;
         PK_ASSERT(zk_node_nkids(n) == 0); /* "/" is loaded before any other node */
         n = zk_node_update(s, n, f[0], f[3], &v);
     } else {
-        n = zk_tree_alloc_node(s, path, data, NULL, f[0], f[3], &v);
+        n = zk_tree_alloc_node(s, path, data, NULL, f[0], f[3], &v, &id);
     }
-    n->acl = acls[ai];
+    n->acl = acls[ai]->idx;
     acls[ai]->node_refs++;
     uint64_t h = 0;
     if (first) h = zk_path_hash(path);
-    else if (!zk_tree_load_node(s, n, parent_hint, &h)) {
-        zk_tree_free_node(s, n);
+    else if (!zk_tree_load_node(s, n, id, parent_hint, &h)) {
+        zk_tree_free_node(s, n, id);
         return "node does not fit the tree (duplicate, orphan or unknown owner)";
     }
-    *digest += zk_node_digest_h(n, h); /* while the node is hot in cache; the root's fields are final here too */
+    *digest += zk_node_digest_h(s, n, h); /* while the node is hot in cache; the root's fields are final here too */
     return NULL;
 }
 

@@ -1,34 +1,24 @@
 /* tree: the znode table, sessions, digest and stats of zk_state, plus txn headers, batches and events. */
 #include "zk/zk_int.h"
 
-/* Hash of a table item that is a node. */
-static uint64_t zk_node_hash_of(const void *item) { return zk_path_hash(zk_node_path_slice(item)); }
-/* Hash of a table item that is an ACL list. */
-static uint64_t zk_acl_hash_of(const void *item) { return ((const zk_acl *)item)->hash; }
 /* Hash of a session id. */
 static uint64_t zk_sid_hash(uint64_t id) { return pk_hash64(&id, sizeof id, 0x5e55); }
 /* Hash of a table item that is a session. */
 static uint64_t zk_session_hash_of(const void *item) { return zk_sid_hash(((const zk_session *)item)->id); }
 
-/* Compares a node's path with a slice key. */
-static bool zk_node_eq(const void *item, const void *key) {
-    const zk_node *n = item;
-    const pk_slice *k = key;
-    return n->path_len == k->len && memcmp(zk_node_path(n), k->ptr, k->len) == 0;
+/* Finds a node by full path whose zk_path_hash is h. */
+zk_node *zk_tree_find_h(const zk_state *s, pk_slice path, uint64_t h) {
+    PK_ASSERT(s != NULL); /* h is not re-checked: computing it is what the caller saved */
+    if (path.ptr == NULL || path.len == 0) return NULL;
+    uint32_t id = zk_ntab_find(&s->nodes, &s->slab, h, path);
+    return id != 0 ? zk_node_at(s, id) : NULL;
 }
 
 /* Finds a node by full path. */
 zk_node *zk_tree_find(const zk_state *s, pk_slice path) {
     PK_ASSERT(s != NULL);
     if (path.ptr == NULL || path.len == 0) return NULL;
-    return zk_htab_find(&s->nodes, zk_path_hash(path), zk_node_eq, &path);
-}
-
-/* Finds a node by full path whose zk_path_hash is h. */
-zk_node *zk_tree_find_h(const zk_state *s, pk_slice path, uint64_t h) {
-    PK_ASSERT(s != NULL); /* h is not re-checked: computing it is what the caller saved */
-    if (path.ptr == NULL || path.len == 0) return NULL;
-    return zk_htab_find(&s->nodes, h, zk_node_eq, &path);
+    return zk_tree_find_h(s, path, zk_path_hash(path));
 }
 
 /* Finds the parent node of a non-root path. */
@@ -38,12 +28,13 @@ zk_node *zk_tree_parent(const zk_state *s, pk_slice path) {
 }
 
 /* Digest contribution of the node's fixed fields (path, stat, acl); h is zk_path_hash of its path. */
-static uint64_t zk_node_fields_digest(const zk_node *n, uint64_t h) {
+static uint64_t zk_node_fields_digest(const zk_state *s, const zk_node *n, uint64_t h) {
     uint8_t b[11 * 8];
     zk_node_vals v;
     zk_node_get(n, &v);
-    int64_t f[11] = {n->czxid, v.mzxid, v.pzxid, n->ctime_ms, v.mtime_ms, v.owner,
-                     v.version, v.aversion, v.ccount, n->data_len, (int64_t)(n->acl ? n->acl->hash : 0)};
+    const zk_acl *a = zk_node_acl(s, n);
+    int64_t f[11] = {zk_node_czxid(n), v.mzxid, v.pzxid, zk_node_ctime(n), v.mtime_ms, v.owner,
+                     v.version, v.aversion, v.ccount, n->data_len, (int64_t)(a ? a->hash : 0)};
     for (size_t i = 0; i < 11; i++) pk_put_u64(b + 8 * i, (uint64_t)f[i]);
     return pk_hash64(b, sizeof b, h);
 }
@@ -55,10 +46,12 @@ static uint64_t zk_node_data_digest(const zk_node *n, uint64_t h) {
 }
 
 /* Digest contribution of a node whose path hash is h. */
-uint64_t zk_node_digest_h(const zk_node *n, uint64_t h) { return zk_node_fields_digest(n, h) + zk_node_data_digest(n, h); }
+uint64_t zk_node_digest_h(const zk_state *s, const zk_node *n, uint64_t h) {
+    return zk_node_fields_digest(s, n, h) + zk_node_data_digest(n, h);
+}
 
 /* Digest contribution of a node. */
-uint64_t zk_node_digest(const zk_node *n) { return zk_node_digest_h(n, zk_path_hash(zk_node_path_slice(n))); }
+uint64_t zk_node_digest(const zk_state *s, const zk_node *n) { return zk_node_digest_h(s, n, zk_path_hash(zk_node_path_slice(n))); }
 
 /* Digest contribution of a session. */
 uint64_t zk_session_digest(const zk_session *se) {
@@ -102,7 +95,7 @@ static void zk_node_st32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
 
 /* Writes every tail field into the node's sections (its flags and czxid/ctime are final and hold v). */
 static void zk_node_pack(zk_node *n, const zk_node_vals *v) {
-    PK_ASSERT((zk_node_need(n->czxid, n->ctime_ms, v) & ~n->flags) == 0);
+    PK_ASSERT((zk_node_need(zk_node_czxid(n), zk_node_ctime(n), v) & ~n->flags) == 0);
     bool wide = (n->flags & ZK_NODE_WIDE) != 0;
     if (n->flags & ZK_NODE_OWNER) zk_node_st64(zk_node_sec(n, ZK_NODE_OWNER), v->owner);
     if (wide) {
@@ -114,22 +107,22 @@ static void zk_node_pack(zk_node *n, const zk_node_vals *v) {
     if (n->flags & ZK_NODE_MOD) {
         uint8_t *m = zk_node_sec(n, ZK_NODE_MOD);
         zk_node_st32(m, v->version);
-        zk_node_st32(m + 4, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mzxid - (uint64_t)n->czxid));
-        zk_node_st32(m + 8, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mtime_ms - (uint64_t)n->ctime_ms));
+        zk_node_st32(m + 4, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mzxid - (uint64_t)zk_node_czxid(n)));
+        zk_node_st32(m + 8, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->mtime_ms - (uint64_t)zk_node_ctime(n)));
     }
     if (n->flags & ZK_NODE_PAR) {
         uint8_t *q = zk_node_sec(n, ZK_NODE_PAR);
         memcpy(q, &v->kids, sizeof v->kids);
         zk_node_st32(q + sizeof(void *), (int32_t)v->nkids);
         zk_node_st32(q + sizeof(void *) + 4u, v->ccount);
-        zk_node_st32(q + sizeof(void *) + 8u, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->pzxid - (uint64_t)n->czxid));
+        zk_node_st32(q + sizeof(void *) + 8u, wide ? 0 : (int32_t)(uint32_t)((uint64_t)v->pzxid - (uint64_t)zk_node_czxid(n)));
     }
     if (n->flags & ZK_NODE_AVER) zk_node_st32(zk_node_sec(n, ZK_NODE_AVER), v->aversion);
 }
 
 /* Allocation size of a node with the given layout flags, path length and data length. */
 static size_t zk_node_size(uint8_t flags, size_t path_len, size_t data_len) {
-    return ZK_NODE_HDR + zk_node_opt_len(flags) + path_len + 1 + data_len;
+    return ZK_NODE_HDR + zk_node_opt_len(flags) + path_len + data_len;
 }
 
 /* Bytes of a node's block. */
@@ -138,84 +131,91 @@ static size_t zk_node_block_len(const zk_node *n) {
 }
 
 /* Allocates a detached node: path, data, acl, czxid, ctime and the tail fields v (the layout is the
- * smallest that holds them). */
+ * smallest that holds them); *id receives its node id. */
 static zk_node *zk_node_alloc(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
-                              const zk_node_vals *v) {
+                              const zk_node_vals *v, uint32_t *id) {
     PK_ASSERT(path.len > 0 && path.len < UINT32_MAX);
     PK_ASSERT(data.len <= INT32_MAX);
     uint8_t flags = zk_node_need(czxid, ctime_ms, v);
-    zk_node *n = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data.len));
+    zk_node *n = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data.len), id);
     memset(n, 0, ZK_NODE_HDR);
     n->flags = flags;
-    n->czxid = czxid;
-    n->ctime_ms = ctime_ms;
+    zk_node_set_created(n, czxid, ctime_ms);
     n->path_len = (uint32_t)path.len;
     zk_node_pack(n, v);
-    char *p = zk_node_path(n);
-    memcpy(p, path.ptr, path.len);
-    p[path.len] = 0;
+    memcpy(zk_node_path(n), path.ptr, path.len);
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
     n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
-    n->acl = acl;
+    n->acl = acl != NULL ? acl->idx : 0;
     return n;
 }
 
-/* Adds an ephemeral to its session's vector. */
-static void zk_session_add_eph(zk_session *se, zk_node *n) {
+/* Adds an ephemeral (node id) to its session's vector. */
+static void zk_session_add_eph(zk_session *se, uint32_t id) {
     if (se->neph == se->ecap) {
         se->ecap = se->ecap ? se->ecap * 2 : 4;
-        se->eph = pk_realloc(se->eph, se->ecap * sizeof(zk_node *));
+        se->eph = pk_realloc(se->eph, se->ecap * sizeof *se->eph);
     }
-    se->eph[se->neph++] = n;
+    se->eph[se->neph++] = id;
     PK_ASSERT(se->neph <= se->ecap);
 }
 
-/* Removes an ephemeral from its session's vector (searching from the end). */
-static void zk_session_remove_eph(zk_session *se, zk_node *n) {
+/* Removes an ephemeral (node id) from its session's vector (searching from the end). */
+static void zk_session_remove_eph(zk_session *se, uint32_t id) {
     for (uint32_t i = se->neph; i > 0; i--) {
-        if (se->eph[i - 1] == n) {
+        if (se->eph[i - 1] == id) {
             se->eph[i - 1] = se->eph[--se->neph];
             return;
         }
     }
-    PK_PANIC("ephemeral %s not in its session", zk_node_path(n));
+    PK_PANIC("ephemeral node id %u not in session 0x%llx", id, (unsigned long long)se->id);
+}
+
+/* The node id of a linked node n whose parent is parent (NULL for the root). */
+static uint32_t zk_node_id(const zk_state *s, const zk_node *parent, const zk_node *n) {
+    uint32_t id = parent == NULL ? s->root_id : zk_node_kids(parent)[n->pidx];
+    PK_ASSERT(parent == NULL || n->pidx < zk_node_nkids(parent));
+    PK_ASSERT(zk_node_at(s, id) == n);
+    return id;
 }
 
 /* Moves a linked node to a new block with layout flags (a superset of its current ones) and room for
- * data_len data bytes (the old data is kept up to that length), fixing every pointer the state holds to it:
- * table slots, parent's kids, session's ephemerals, root. Returns the new address. */
+ * data_len data bytes (the old data is kept up to that length), fixing every reference the state holds to
+ * it (its id changes): table slots, parent's kids, session's ephemerals, root_id. Returns the new address. */
 static zk_node *zk_node_move(zk_state *s, zk_node *n, uint8_t flags, size_t data_len) {
     PK_ASSERT((flags & n->flags) == n->flags && data_len <= INT32_MAX);
     pk_slice path = zk_node_path_slice(n);
-    zk_node *parent = n == s->root ? NULL : zk_tree_parent(s, path);
-    PK_ASSERT(n == s->root || (parent != NULL && n->pidx < zk_node_nkids(parent) && zk_node_kids(parent)[n->pidx] == n));
+    bool is_root = n == zk_tree_root(s);
+    zk_node *parent = is_root ? NULL : zk_tree_parent(s, path);
+    PK_ASSERT(is_root || parent != NULL);
+    uint32_t id = zk_node_id(s, parent, n);
     zk_node_vals v;
     zk_node_get(n, &v);
     zk_session *se = zk_owner_is_session(v.owner) ? zk_session_find(s, (uint64_t)v.owner) : NULL;
     uint32_t ei = UINT32_MAX;
     for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
-        if (se->eph[i] == n) ei = i;
+        if (se->eph[i] == id) ei = i;
     }
     PK_ASSERT(se == NULL || ei != UINT32_MAX);
     uint64_t h = zk_path_hash(path);
-    zk_htab_remove_h(&s->nodes, n, h);
     bool reapable = zk_node_reapable(n);
-    if (reapable) zk_htab_remove_h(&s->reapable, n, h);
-    zk_node *m = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data_len));
+    if (reapable) zk_ntab_remove(&s->reapable, id, h);
+    uint32_t mid;
+    zk_node *m = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data_len), &mid);
     memcpy(m, n, ZK_NODE_HDR);
     m->flags = flags;
     zk_node_pack(m, &v);
-    memcpy(zk_node_path(m), path.ptr, path.len + 1);
+    memcpy(zk_node_path(m), path.ptr, path.len);
     size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
     size_t keep = old_len < data_len ? old_len : data_len;
     if (keep > 0) memcpy(zk_node_data(m), zk_node_data(n), keep);
     if (data_len < old_len) m->data_len = (int32_t)data_len;
-    zk_slab_free(&s->slab, n, zk_node_block_len(n));
-    zk_htab_insert_h(&s->nodes, m, h);
-    if (reapable) zk_htab_insert_h(&s->reapable, m, h);
-    if (parent == NULL) s->root = m;
-    else zk_node_kids(parent)[m->pidx] = m;
-    if (se != NULL) se->eph[ei] = m;
+    zk_slab_free(&s->slab, id, zk_node_block_len(n));
+    zk_ntab_replace(&s->nodes, id, mid, h); /* the slot stays: only the id changes */
+    if (reapable) zk_ntab_insert(&s->reapable, mid, h);
+    if (parent == NULL) s->root_id = mid;
+    else zk_node_kids(parent)[m->pidx] = mid;
+    if (se != NULL) se->eph[ei] = mid;
     return m;
 }
 
@@ -226,27 +226,29 @@ zk_node *zk_node_update(zk_state *s, zk_node *n, int64_t czxid, int64_t ctime_ms
     /* the move packs the old values against the old czxid/ctime (flags hold both the old and new needs) */
     if (flags != n->flags) n = zk_node_move(s, n, flags, n->data_len > 0 ? (size_t)n->data_len : 0);
     bool was_reapable = zk_node_reapable(n);
-    n->czxid = czxid;
-    n->ctime_ms = ctime_ms;
+    zk_node_set_created(n, czxid, ctime_ms);
     zk_node_pack(n, v);
     bool reapable = zk_node_reapable(n);
     if (was_reapable != reapable) {
-        uint64_t h = zk_path_hash(zk_node_path_slice(n));
-        if (reapable) zk_htab_insert_h(&s->reapable, n, h);
-        else zk_htab_remove_h(&s->reapable, n, h);
+        pk_slice path = zk_node_path_slice(n);
+        uint64_t h = zk_path_hash(path);
+        uint32_t id = zk_ntab_find(&s->nodes, &s->slab, h, path);
+        PK_ASSERT(id != 0 && zk_node_at(s, id) == n);
+        if (reapable) zk_ntab_insert(&s->reapable, id, h);
+        else zk_ntab_remove(&s->reapable, id, h);
     }
     return n;
 }
 
-/* Appends child to the vector v of its parent (not yet stored back). */
-static void zk_kids_push(zk_node_vals *v, zk_node *child) {
+/* Appends child (node id cid) to the vector v of its parent (not yet stored back). */
+static void zk_kids_push(zk_node_vals *v, zk_node *child, uint32_t cid) {
     uint32_t k = v->nkids;
     PK_ASSERT(k < UINT32_MAX / 2);
     if (k == 0 || (k >= 2 && (k & (k - 1)) == 0)) {  /* capacity invariant: see zk_node_vals.kids */
-        v->kids = pk_realloc(v->kids, (k == 0 ? 2 : 2 * (size_t)k) * sizeof(zk_node *));
+        v->kids = pk_realloc(v->kids, (k == 0 ? 2 : 2 * (size_t)k) * sizeof *v->kids);
     }
     child->pidx = k;
-    v->kids[v->nkids++] = child;
+    v->kids[v->nkids++] = cid;
 }
 
 /* Creates a node under *parentp (updated if the parent moves); takes over acl's node ref. */
@@ -254,72 +256,75 @@ zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice 
                         uint64_t zxid, int64_t time_ms) {
     zk_node *parent = *parentp;
     uint64_t h = zk_path_hash(path);
-    PK_ASSERT(zk_htab_find(&s->nodes, h, zk_node_eq, &path) == NULL);
+    PK_ASSERT(zk_ntab_find(&s->nodes, &s->slab, h, path) == 0);
     size_t plen = zk_path_parent_len(path);
     PK_ASSERT(parent != NULL && parent->path_len == plen && memcmp(zk_node_path(parent), path.ptr, plen) == 0);
     zk_node_vals nv = {.owner = owner, .mzxid = (int64_t)zxid, .pzxid = (int64_t)zxid, .mtime_ms = time_ms};
-    zk_node *n = zk_node_alloc(s, path, data, acl, (int64_t)zxid, time_ms, &nv);
+    uint32_t id;
+    zk_node *n = zk_node_alloc(s, path, data, acl, (int64_t)zxid, time_ms, &nv, &id);
     uint64_t ph = zk_path_hash(zk_node_path_slice(parent));
-    s->digest -= zk_node_fields_digest(parent, ph);
+    s->digest -= zk_node_fields_digest(s, parent, ph);
     zk_node_vals pv;
     zk_node_get(parent, &pv);
     pv.ccount = (int32_t)((uint32_t)pv.ccount + 1u);
     pv.pzxid = (int64_t)zxid;
-    zk_kids_push(&pv, n);
-    parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv);
-    s->digest += zk_node_fields_digest(parent, ph);
+    zk_kids_push(&pv, n, id);
+    parent = zk_node_update(s, parent, zk_node_czxid(parent), zk_node_ctime(parent), &pv);
+    s->digest += zk_node_fields_digest(s, parent, ph);
     *parentp = parent;
-    zk_htab_insert_h(&s->nodes, n, h);
-    if (zk_node_reapable(n)) zk_htab_insert_h(&s->reapable, n, h);
-    s->digest += zk_node_digest_h(n, h);
+    zk_ntab_insert(&s->nodes, id, h);
+    if (zk_node_reapable(n)) zk_ntab_insert(&s->reapable, id, h);
+    s->digest += zk_node_digest_h(s, n, h);
     s->data_size += path.len + data.len;
     if (zk_owner_is_session(owner)) {
         zk_session *se = zk_session_find(s, (uint64_t)owner);
         PK_ASSERT(se != NULL);
-        zk_session_add_eph(se, n);
+        zk_session_add_eph(se, id);
         s->ephemeral_count++;
     }
     return n;
 }
 
-/* Frees a detached node; acls is the intern table to drop its ACL reference from (NULL: do not drop it). */
-static void zk_node_free(zk_state *s, zk_htab *acls, zk_node *n) {
-    if (n->acl != NULL && acls != NULL) zk_acl_unref(acls, n->acl);
+/* Frees a detached node n (node id); acls is the intern table to drop its ACL reference from (NULL: do
+ * not drop it). */
+static void zk_node_free(zk_state *s, zk_acls *acls, zk_node *n, uint32_t id) {
+    if (n->acl != 0 && acls != NULL) zk_acl_unref(acls, zk_node_acl(s, n));
     free(zk_node_kids(n));
-    zk_slab_free(&s->slab, n, zk_node_block_len(n));
+    zk_slab_free(&s->slab, id, zk_node_block_len(n));
 }
 
 /* Deletes a childless node of parent. */
 void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid) {
-    PK_ASSERT(n != NULL && n != s->root && parent != NULL);
+    PK_ASSERT(n != NULL && n != zk_tree_root(s) && parent != NULL);
     zk_node_vals pv;
     zk_node_get(parent, &pv);
-    PK_ASSERT(zk_node_nkids(n) == 0 && n->pidx < pv.nkids && pv.kids[n->pidx] == n);
+    PK_ASSERT(zk_node_nkids(n) == 0);
+    uint32_t id = zk_node_id(s, parent, n);
     uint64_t ph = zk_path_hash(zk_node_path_slice(parent));
-    s->digest -= zk_node_fields_digest(parent, ph);
-    zk_node *last = pv.kids[--pv.nkids]; /* swap with the last */
+    s->digest -= zk_node_fields_digest(s, parent, ph);
+    uint32_t last = pv.kids[--pv.nkids]; /* swap with the last */
     pv.kids[n->pidx] = last;
-    last->pidx = n->pidx;
+    zk_node_at(s, last)->pidx = n->pidx;
     if (pv.nkids == 0) {
         free(pv.kids);
         pv.kids = NULL;
     }
     if ((int64_t)zxid > pv.pzxid) pv.pzxid = (int64_t)zxid;
-    parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv);
-    s->digest += zk_node_fields_digest(parent, ph);
+    parent = zk_node_update(s, parent, zk_node_czxid(parent), zk_node_ctime(parent), &pv);
+    s->digest += zk_node_fields_digest(s, parent, ph);
     uint64_t h = zk_path_hash(zk_node_path_slice(n));
-    zk_htab_remove_h(&s->nodes, n, h);
-    if (zk_node_reapable(n)) zk_htab_remove_h(&s->reapable, n, h);
-    s->digest -= zk_node_digest_h(n, h);
+    zk_ntab_remove(&s->nodes, id, h);
+    if (zk_node_reapable(n)) zk_ntab_remove(&s->reapable, id, h);
+    s->digest -= zk_node_digest_h(s, n, h);
     s->data_size -= n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
     int64_t owner = zk_node_owner(n);
     if (zk_owner_is_session(owner)) {
         zk_session *se = zk_session_find(s, (uint64_t)owner);
         PK_ASSERT(se != NULL);
-        zk_session_remove_eph(se, n);
+        zk_session_remove_eph(se, id);
         s->ephemeral_count--;
     }
-    zk_node_free(s, &s->acls, n);
+    zk_node_free(s, &s->acls, n, id);
 }
 
 /* Replaces a node's data bytes in place or by moving the node (zk_node_move fixes every pointer to it). */
@@ -336,12 +341,12 @@ zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
 zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, uint64_t zxid, int64_t time_ms) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
     size_t cur_len = n->data_len > 0 ? (size_t)n->data_len : 0;
-    s->digest -= zk_node_digest_h(n, h);
+    s->digest -= zk_node_digest_h(s, n, h);
     s->data_size -= cur_len;
-    uint64_t dz = (uint64_t)zxid - (uint64_t)n->czxid;
-    int32_t dt = (int32_t)(uint32_t)((uint64_t)time_ms - (uint64_t)n->ctime_ms);
+    uint64_t dz = (uint64_t)zxid - (uint64_t)zk_node_czxid(n);
+    int32_t dt = (int32_t)(uint32_t)((uint64_t)time_ms - (uint64_t)zk_node_ctime(n));
     if ((n->flags & (ZK_NODE_MOD | ZK_NODE_WIDE)) == ZK_NODE_MOD && data.len == cur_len && dz <= UINT32_MAX &&
-        (uint64_t)n->ctime_ms + (uint64_t)(int64_t)dt == (uint64_t)time_ms) {
+        (uint64_t)zk_node_ctime(n) + (uint64_t)(int64_t)dt == (uint64_t)time_ms) {
         /* the usual rewrite of a set node: same size, narrow fields fit, nothing moves */
         uint8_t *m = zk_node_sec(n, ZK_NODE_MOD);
         zk_node_st32(m, zk_version_next(zk_node_ld32(m)));
@@ -353,14 +358,14 @@ zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, ui
         v.version = zk_version_next(v.version);
         v.mzxid = (int64_t)zxid;
         v.mtime_ms = time_ms;
-        uint8_t flags = (uint8_t)(n->flags | zk_node_need(n->czxid, n->ctime_ms, &v));
+        uint8_t flags = (uint8_t)(n->flags | zk_node_need(zk_node_czxid(n), zk_node_ctime(n), &v));
         if (flags != n->flags || data.len != cur_len) n = zk_node_move(s, n, flags, data.len); /* one move at most */
         zk_node_pack(n, &v);
     }
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
     n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     s->data_size += data.len;
-    s->digest += zk_node_digest_h(n, h);
+    s->digest += zk_node_digest_h(s, n, h);
     return n;
 }
 
@@ -368,14 +373,14 @@ zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, ui
 zk_node *zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl) {
     PK_ASSERT(n != NULL && acl != NULL);
     uint64_t h = zk_path_hash(zk_node_path_slice(n));
-    s->digest -= zk_node_fields_digest(n, h);
-    zk_acl_unref(&s->acls, n->acl);
-    n->acl = acl;
+    s->digest -= zk_node_fields_digest(s, n, h);
+    zk_acl_unref(&s->acls, zk_node_acl(s, n));
+    n->acl = acl->idx;
     zk_node_vals v;
     zk_node_get(n, &v);
     v.aversion = zk_version_next(v.aversion);
-    n = zk_node_update(s, n, n->czxid, n->ctime_ms, &v);
-    s->digest += zk_node_fields_digest(n, h);
+    n = zk_node_update(s, n, zk_node_czxid(n), zk_node_ctime(n), &v);
+    s->digest += zk_node_fields_digest(s, n, h);
     return n;
 }
 
@@ -384,9 +389,9 @@ void zk_node_stat(const zk_node *n, struct wire_stat *st) {
     PK_ASSERT(n != NULL && st != NULL);
     zk_node_vals v;
     zk_node_get(n, &v);
-    st->czxid = n->czxid;
+    st->czxid = zk_node_czxid(n);
     st->mzxid = v.mzxid;
-    st->ctime_ms = n->ctime_ms;
+    st->ctime_ms = zk_node_ctime(n);
     st->mtime_ms = v.mtime_ms;
     st->version = v.version;
     st->cversion = zk_cversion(v.ccount, v.nkids);
@@ -451,9 +456,9 @@ void zk_session_each(const zk_state *s, void (*fn)(void *ctx, uint64_t session_i
 zk_state *zk_state_new_empty(void) {
     zk_state *s = pk_calloc(1, sizeof *s);
     zk_slab_init(&s->slab);
-    zk_htab_init(&s->nodes, zk_node_hash_of);
-    zk_htab_init(&s->reapable, zk_node_hash_of);
-    zk_htab_init(&s->acls, zk_acl_hash_of);
+    zk_ntab_init(&s->nodes);
+    zk_ntab_init(&s->reapable);
+    zk_acls_init(&s->acls);
     zk_htab_init(&s->sessions, zk_session_hash_of);
     pk_buf b;
     pk_buf_init(&b);
@@ -463,9 +468,9 @@ zk_state *zk_state_new_empty(void) {
     pk_buf_deinit(&b);
     PK_ASSERT(acl != NULL);
     static const zk_node_vals zero;
-    s->root = zk_node_alloc(s, pk_slice_str("/"), jute_empty(), acl, 0, 0, &zero);
-    zk_htab_insert(&s->nodes, s->root);
-    s->digest = zk_node_digest(s->root);
+    zk_node *root = zk_node_alloc(s, pk_slice_str("/"), jute_empty(), acl, 0, 0, &zero, &s->root_id);
+    zk_ntab_insert(&s->nodes, s->root_id, zk_path_hash(zk_node_path_slice(root)));
+    s->digest = zk_node_digest(s, root);
     return s;
 }
 
@@ -474,7 +479,7 @@ zk_state *zk_state_new(void) {
     zk_state *s = zk_state_new_empty();
     static const char *const paths[] = {"/zookeeper", "/zookeeper/quota", "/zookeeper/config"};
     for (size_t i = 0; i < 3; i++) {
-        zk_acl *acl = s->root->acl;
+        zk_acl *acl = zk_node_acl(s, zk_tree_root(s));
         if (i == 2) {
             pk_buf b;
             pk_buf_init(&b);
@@ -492,15 +497,15 @@ zk_state *zk_state_new(void) {
             zk_node_vals v;
             zk_node_get(n, &v);
             v.aversion = -1;
-            zk_node_update(s, n, n->czxid, n->ctime_ms, &v);
+            zk_node_update(s, n, zk_node_czxid(n), zk_node_ctime(n), &v);
         }
     }
-    zk_node *resets[2] = {s->root, zk_tree_find(s, pk_slice_str("/zookeeper"))};
+    zk_node *resets[2] = {zk_tree_root(s), zk_tree_find(s, pk_slice_str("/zookeeper"))};
     for (size_t i = 0; i < 2; i++) {
         zk_node_vals v;
         zk_node_get(resets[i], &v);
         v.ccount = 0;
-        zk_node_update(s, resets[i], resets[i]->czxid, resets[i]->ctime_ms, &v);
+        zk_node_update(s, resets[i], zk_node_czxid(resets[i]), zk_node_ctime(resets[i]), &v);
     }
     s->digest = zk_state_digest_full(s);
     PK_ASSERT(s->nodes.count == 4);
@@ -511,11 +516,12 @@ zk_state *zk_state_new(void) {
 void zk_state_free(zk_state *s) {
     if (s == NULL) return;
     for (size_t i = 0; i < s->nodes.cap; i++) {
-        zk_node *n = s->nodes.slots[i];
-        if (n != NULL) {
-            zk_acl_unref(NULL, n->acl);
-            n->acl = NULL;
-            zk_node_free(s, NULL, n);
+        uint32_t id = zk_ntab_id(&s->nodes, i);
+        if (id != 0) {
+            zk_node *n = zk_node_at(s, id);
+            zk_acl_unref(NULL, zk_node_acl(s, n));
+            n->acl = 0;
+            zk_node_free(s, NULL, n, id);
         }
     }
     for (size_t i = 0; i < s->sessions.cap; i++) {
@@ -525,9 +531,9 @@ void zk_state_free(zk_state *s) {
             free(se);
         }
     }
-    zk_htab_deinit(&s->nodes);
-    zk_htab_deinit(&s->reapable);
-    zk_htab_deinit(&s->acls);
+    zk_ntab_deinit(&s->nodes);
+    zk_ntab_deinit(&s->reapable);
+    zk_acls_deinit(&s->acls);
     zk_htab_deinit(&s->sessions);
     zk_slab_deinit(&s->slab);
     free(s);
@@ -543,8 +549,8 @@ uint64_t zk_state_digest_full(const zk_state *s) {
     PK_ASSERT(s != NULL);
     uint64_t d = 0;
     for (size_t i = 0; i < s->nodes.cap; i++) {
-        const zk_node *n = s->nodes.slots[i];
-        if (n != NULL) d += zk_node_digest(n);
+        uint32_t id = zk_ntab_id(&s->nodes, i);
+        if (id != 0) d += zk_node_digest(s, zk_node_at(s, id));
     }
     for (size_t i = 0; i < s->sessions.cap; i++) {
         const zk_session *se = s->sessions.slots[i];
@@ -715,13 +721,13 @@ bool zk_events_readable(const zk_events *e, size_t i, const zk_auth *auth) {
 
 /* Links a loaded node (snapshot) under its existing parent without changing the parent's stat or the digest;
  * returns false when the path is a duplicate, has no parent, or the owner session is missing. */
-bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t *hash_out) {
+bool zk_tree_load_node(zk_state *s, zk_node *n, uint32_t id, zk_node **parent_hint, uint64_t *hash_out) {
     PK_ASSERT(s != NULL && n != NULL && parent_hint != NULL && hash_out != NULL);
     pk_slice path = zk_node_path_slice(n);
     if (path.len < 2 || path.ptr[0] != '/') return false;
     uint64_t h = zk_path_hash(path);
     *hash_out = h;
-    if (zk_htab_find(&s->nodes, h, zk_node_eq, &path) != NULL) return false;
+    if (zk_ntab_find(&s->nodes, &s->slab, h, path) != 0) return false;
     /* Siblings arrive together in a snapshot: reuse the previous node's parent when the paths agree. */
     size_t plen = zk_path_parent_len(path);
     zk_node *parent = *parent_hint;
@@ -738,22 +744,22 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t 
     }
     if (parent->flags & ZK_NODE_PAR) { /* the usual case (a loaded parent has ccount > 0): only kids change */
         zk_node_vals pv = {.nkids = zk_node_nkids(parent), .kids = zk_node_kids(parent)};
-        zk_kids_push(&pv, n);
+        zk_kids_push(&pv, n, id);
         uint8_t *q = zk_node_sec(parent, ZK_NODE_PAR);
         memcpy(q, &pv.kids, sizeof pv.kids);
         zk_node_st32(q + sizeof(void *), (int32_t)pv.nkids);
     } else {
         zk_node_vals pv;
         zk_node_get(parent, &pv);
-        zk_kids_push(&pv, n);
-        parent = zk_node_update(s, parent, parent->czxid, parent->ctime_ms, &pv); /* moves to gain PAR */
+        zk_kids_push(&pv, n, id);
+        parent = zk_node_update(s, parent, zk_node_czxid(parent), zk_node_ctime(parent), &pv); /* moves to gain PAR */
         *parent_hint = parent;
     }
-    zk_htab_insert_h(&s->nodes, n, h);
-    if (zk_node_reapable(n)) zk_htab_insert_h(&s->reapable, n, h);
+    zk_ntab_insert(&s->nodes, id, h);
+    if (zk_node_reapable(n)) zk_ntab_insert(&s->reapable, id, h);
     s->data_size += n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
     if (se != NULL) {
-        zk_session_add_eph(se, n);
+        zk_session_add_eph(se, id);
         s->ephemeral_count++;
     }
     return true;
@@ -761,13 +767,13 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t 
 
 /* Allocates a detached node for loading (fields zero, hash set, data copied). */
 zk_node *zk_tree_alloc_node(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
-                            const zk_node_vals *v) {
+                            const zk_node_vals *v, uint32_t *id) {
     PK_ASSERT(v->nkids == 0 && v->kids == NULL);
-    return zk_node_alloc(s, path, data, acl, czxid, ctime_ms, v);
+    return zk_node_alloc(s, path, data, acl, czxid, ctime_ms, v, id);
 }
 
 /* Pre-sizes the node table. */
-void zk_tree_reserve(zk_state *s, size_t n) { zk_htab_reserve(&s->nodes, n); }
+void zk_tree_reserve(zk_state *s, size_t n) { zk_ntab_reserve(&s->nodes, n); }
 
 /* Frees a detached node (load failure). */
-void zk_tree_free_node(zk_state *s, zk_node *n) { zk_node_free(s, &s->acls, n); }
+void zk_tree_free_node(zk_state *s, zk_node *n, uint32_t id) { zk_node_free(s, &s->acls, n, id); }

@@ -1,22 +1,25 @@
 /* zk internals shared by the files of src/zk (not part of the public contract; include zk.h instead).
  *
  * Layout of the replicated state:
- *  - Nodes live in one open-addressing hash table keyed by full path (zk_htab, hash = zk_path_hash(path),
- *    stored as 32 bits beside each slot; the node itself does not cache it). Each node is ONE block of
- *    the state's slab (zk_slab): the compact header, optional owner/wide stat fields, the NUL-terminated
- *    path and the data bytes (see "nodes" below). Children are a vector of node pointers in the parent;
- *    every child knows its index there (pidx), so removal is O(1) (swap with the last). A node that
- *    changes size (data length, narrow -> wide) moves; zk_node_move re-points the table slots, the
- *    parent's kids entry, the session's ephemeral entry and root, the only pointers the state keeps.
+ *  - Nodes live in one open-addressing hash table keyed by full path (zk_ntab, hash = zk_path_hash(path),
+ *    stored as 32 bits beside each slot's node id; the node itself does not cache it). Each node is ONE
+ *    block of the state's slab (zk_slab), named by a 32-bit node id (zk_node_at decodes it): the compact
+ *    header, optional owner/wide stat fields, the path (not NUL-terminated) and the data bytes (see
+ *    "nodes" below). Children are a vector of node ids in the parent; every child knows its index there
+ *    (pidx), so removal is O(1) (swap with the last). A node that changes size (data length, narrow ->
+ *    wide) moves to a new block with a new id; zk_node_move re-points the table slots, the parent's kids
+ *    entry, the session's ephemeral entry and root_id, the only references the state keeps to a node.
  *  - ACL lists are interned (refcounted, like ZooKeeper's ReferenceCountedACLCache). A list is stored
  *    as its jute vector<ACL> bytes ("blob") plus decoded entries pointing into the blob. node_refs counts
  *    nodes (and prep overlay entries) using it; ext_refs counts zk_events holding it. A list is in the
- *    intern table while node_refs > 0 and is freed when both counts reach zero.
- *  - Sessions: a table id -> {timeout, passwd, vector of ephemeral nodes}.
+ *    intern table (zk_acls) while node_refs > 0 and is freed when both counts reach zero. A node names its
+ *    list by a 32-bit index (zk_node.acl, zk_acls.by_idx), held while the list is interned.
+ *  - Sessions: a table id -> {timeout, passwd, vector of ephemeral node ids}.
  *  - Digest: sum (mod 2^64) over nodes of fields_hash(node) + data_hash(node), plus the sum over
  *    sessions of session_hash(session). Maintained on every mutation; zk_state_digest_full recomputes.
- * Invariants: zk_node_nkids(node) == number of nodes whose parent is node; zk_node_kids(node)[i]->pidx == i; every node but
- *  "/" has its parent in the table; an ephemeral (owner is a session id) is in its session's vector.
+ * Invariants: zk_node_nkids(node) == number of nodes whose parent is node; zk_node_at(s, zk_node_kids(node)[i])->pidx == i;
+ *  every node but "/" has its parent in the table; a node's id is the one in its table slot, its parent's kids
+ *  entry (root_id for "/") and, for an ephemeral (owner is a session id), its session's vector.
  */
 #ifndef PK_ZK_INT_H
 #define PK_ZK_INT_H
@@ -59,19 +62,38 @@ void zk_htab_remove_h(zk_htab *t, const void *item, uint64_t h);
 void zk_htab_reserve(zk_htab *t, size_t n);
 
 /* ---- node allocator ----
- * Blocks up to ZK_SLAB_MAX_BLOCK bytes are carved in 8-byte steps from chunks (4 KiB doubling to 1 MiB)
- * with no per-block header, and recycled through one LIFO free list per size (memory is never given
- * back to malloc before zk_slab_deinit). Larger blocks go to malloc. The caller passes the block's size
- * to zk_slab_free. Under ASan free and unused bytes are poisoned. */
+ * Blocks up to ZK_SLAB_MAX_BLOCK bytes are carved in 4-byte steps (ZK_SLAB_ALIGN) from chunks (4 KiB
+ * doubling to 1 MiB) with no per-block header, and recycled through one LIFO free list per size (memory is
+ * never given back to malloc before zk_slab_deinit). Larger blocks go to malloc. The caller passes the
+ * block's size to zk_slab_free. Under ASan free and unused bytes are poisoned.
+ * Node ids: every block is named by a 32-bit id, decoded by zk_slab_at as base[id >> 9] + (id & 511) * 4.
+ * The base table has one entry per 2 KiB slot of id space: a chunk takes as many consecutive slots as it
+ * has 2 KiB pieces (base[first + i] = chunk + i * 2 KiB), a large block takes one slot of its own (offset
+ * 0; slots of freed large blocks are reused by later large blocks). A large block is larger than 2 KiB, so
+ * no block names more id space than it occupies: 2^32 ids of 4 bytes address 16 GiB of node memory (less
+ * the reserved slot 0 and the id space of freed large blocks' slots while they wait for reuse). Past that,
+ * allocation fails loudly (PK_PANIC). Id 0 is never a block ("none"). */
 #define ZK_SLAB_MAX_BLOCK 2048u
+#define ZK_SLAB_ALIGN 4u
+#define ZK_SLAB_ID_SHIFT 9u
+#define ZK_SLAB_ID_MASK ((1u << ZK_SLAB_ID_SHIFT) - 1u)
+#define ZK_SLAB_SLOT_BYTES (ZK_SLAB_ALIGN << ZK_SLAB_ID_SHIFT)
+#define ZK_SLAB_MAX_SLOTS (1u << (32u - ZK_SLAB_ID_SHIFT))
 
 typedef struct zk_slab {
-    void *free[ZK_SLAB_MAX_BLOCK / 8u + 1u]; /* free[r / 8]: free blocks of r bytes (next pointer first) */
-    uint8_t *cur;          /* unused rest of the newest chunk */
+    uint8_t **base;        /* per slot of id space: the address of its first byte (NULL: free or slot 0) */
+    uint32_t nslots, slot_cap;
+    uint32_t free[ZK_SLAB_MAX_BLOCK / ZK_SLAB_ALIGN + 1u]; /* free[r / 4]: id of a free block of r bytes (the
+                                                             * next one's id is stored in its first 4 bytes) */
+    uint8_t *cur;          /* unused rest of the newest chunk, and its id */
+    uint32_t cur_id;
     size_t cur_left;
-    uint8_t **chunks;
+    uint32_t *chunk_slot;  /* first slot of each chunk */
     size_t *chunk_sizes;
     size_t nchunks;
+    uint32_t *free_slots;  /* slots of freed large blocks */
+    uint32_t nfree_slots, free_slots_cap;
+    size_t large_count;    /* large blocks allocated */
     size_t free_bytes;     /* bytes on the free lists */
 } zk_slab;
 
@@ -79,10 +101,41 @@ typedef struct zk_slab {
 void zk_slab_init(zk_slab *a);
 /* Frees every chunk (blocks larger than ZK_SLAB_MAX_BLOCK must have been freed with zk_slab_free). */
 void zk_slab_deinit(zk_slab *a);
-/* Allocates n > 0 bytes, 8-byte aligned. */
-void *zk_slab_alloc(zk_slab *a, size_t n);
-/* Frees a block allocated with n bytes. */
-void zk_slab_free(zk_slab *a, void *p, size_t n);
+/* Allocates n > 0 bytes, 4-byte aligned; *id receives the block's id. */
+void *zk_slab_alloc(zk_slab *a, size_t n, uint32_t *id);
+/* Frees the block id allocated with n bytes. */
+void zk_slab_free(zk_slab *a, uint32_t id, size_t n);
+/* The address of the block with id (nonzero, live). */
+static inline uint8_t *zk_slab_at(const zk_slab *a, uint32_t id) {
+    return a->base[id >> ZK_SLAB_ID_SHIFT] + ((size_t)(id & ZK_SLAB_ID_MASK) << 2);
+}
+
+/* ---- node table: node ids keyed by path (linear probing, backward-shift deletion) ----
+ * One 64-bit entry per slot: the node id in the low 32 bits, the low 32 bits of zk_path_hash in the high
+ * ones (0: empty; ids are never 0). The home slot is the multiply-shift reduction of the stored hash, so
+ * growth and removal never rehash a path, and a probe reads one array. */
+typedef struct zk_ntab {
+    uint64_t *ents;
+    size_t cap;            /* any size >= 16 (load <= 0.85, 0.6 after a growth), or 0 */
+    size_t count;
+} zk_ntab;
+
+/* Initializes an empty table. */
+void zk_ntab_init(zk_ntab *t);
+/* Frees the entries. */
+void zk_ntab_deinit(zk_ntab *t);
+/* The id of the node with path (whose zk_path_hash is h) among the nodes of slab a, or 0. */
+uint32_t zk_ntab_find(const zk_ntab *t, const zk_slab *a, uint64_t h, pk_slice path);
+/* Inserts node id with path hash h (its path must not be present). */
+void zk_ntab_insert(zk_ntab *t, uint32_t id, uint64_t h);
+/* Removes node id with path hash h (must be present). */
+void zk_ntab_remove(zk_ntab *t, uint32_t id, uint64_t h);
+/* Replaces node id (path hash h) by nid in place: a node that moved keeps its slot. */
+void zk_ntab_replace(zk_ntab *t, uint32_t id, uint32_t nid, uint64_t h);
+/* Grows the table so that n nodes fit at load 3/4 (an exact reservation). */
+void zk_ntab_reserve(zk_ntab *t, size_t n);
+/* The node id in entry i (0 when empty). */
+static inline uint32_t zk_ntab_id(const zk_ntab *t, size_t i) { return (uint32_t)t->ents[i]; }
 
 /* ---- ACL lists ---- */
 typedef struct zk_acl_entry {
@@ -98,16 +151,31 @@ typedef struct zk_acl {
     uint32_t count;       /* entries */
     uint32_t blob_len;
     uint32_t snap_index;  /* scratch for serialization */
+    uint32_t idx;         /* index in zk_acls.by_idx while interned */
     zk_acl_entry *ents;   /* count entries, pointing into blob */
     uint8_t blob[];       /* jute vector<ACL> */
 } zk_acl;
 
+/* The interned lists of a state: a hash table by blob (its slot order is the snapshot's ACL order) and an
+ * index, so that a node names its list with 32 bits (zk_node.acl). Index 0 is never a list ("none"). */
+typedef struct zk_acls {
+    zk_htab map;          /* zk_acl items by hash of the blob */
+    zk_acl **by_idx;      /* by_idx[a->idx] == a for every list in map; NULL for free indices and 0 */
+    uint32_t *free_idx;   /* indices released by lists that left map (reused last-in first-out) */
+    uint32_t n, cap, nfree, free_cap; /* by_idx has n used entries (0 included) of cap */
+} zk_acls;
+
 /* Builds an (unshared, refs 0) ACL list from jute vector<ACL> bytes; NULL if malformed. */
 zk_acl *zk_acl_from_blob(pk_slice blob);
+/* Initializes an empty list table. */
+void zk_acls_init(zk_acls *t);
+/* Frees the table's arrays (not the lists). */
+void zk_acls_deinit(zk_acls *t);
 /* Interns blob in table: returns the shared list with node_refs incremented; NULL if malformed. */
-zk_acl *zk_acl_intern(zk_htab *table, pk_slice blob);
-/* Drops one node reference; removes the list from table (and frees it if no events hold it) at zero. */
-void zk_acl_unref(zk_htab *table, zk_acl *a);
+zk_acl *zk_acl_intern(zk_acls *table, pk_slice blob);
+/* Drops one node reference; removes the list from table (and frees it if no events hold it) at zero.
+ * table NULL (state teardown): only the counts and the memory are handled. */
+void zk_acl_unref(zk_acls *table, zk_acl *a);
 /* Drops an event reference (frees the list when no node or event holds it any more). */
 void zk_acl_ext_unref(zk_acl *a);
 /* True when auth may perform perm on a node with ACL a (ZooKeeper's checkACL). */
@@ -132,22 +200,26 @@ size_t zk_path_parent_len(pk_slice path);
 static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, path.len, 0x7a6b5f7061746821ull); }
 
 /* ---- nodes ----
- * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 37-byte header, then a tail of
+ * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 33-byte header (the 64-bit czxid and ctime
+ * are read through memcpy accessors, so the header needs no 8-byte alignment), then a tail of
  * optional sections, each present only when its flag is set, in this order:
  *   ZK_NODE_OWNER  owner i64                                        (absent: 0)
  *   ZK_NODE_WIDE   mzxid i64, pzxid i64, mtime i64                  (absent: narrow, see below)
  *   ZK_NODE_MOD    version i32, mzxid_d u32, mtime_d i32            (absent: version 0, no deltas)
  *   ZK_NODE_PAR    kids pointer, nkids u32, ccount i32, pzxid_d u32 (absent: no children, ccount 0)
+ *                  (kids: a malloc'ed vector of the children's 32-bit node ids)
  *   ZK_NODE_AVER   aversion i32                                     (absent: 0)
- * then the NUL-terminated path and the data bytes. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d,
+ * then the path (no NUL terminator: path_len bytes) and the data bytes. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d,
  * pzxid = czxid + pzxid_d (unsigned 32-bit deltas, 0 when their section is absent) and
  * mtime = ctime + mtime_d (signed 32-bit). A pristine leaf (never set, no children ever, no owner, ACL
  * never set) is header + path + data. A mutation that needs a section the node lacks (or a value that
  * does not fit a delta) moves the node to a larger block with the section added (sections are never
  * dropped while the node lives; a reload drops the ones whose values are defaults): zk_node_update and
- * the zk_tree_* functions return the new address and fix every pointer the state holds to it (table
- * slots, parent's kids, session's ephemerals, root). Tail fields are unaligned: only the accessors below
- * read them. The node does not cache its path hash: it is recomputed from the path (zk_path_hash). */
+ * the zk_tree_* functions return the new address and fix every reference the state holds to it (its node
+ * id changes: table slots, parent's kids, session's ephemerals, root_id). Blocks are 4-byte aligned (slab
+ * steps of 4): the header's 64-bit fields and the tail fields are read and written through the memcpy
+ * accessors below only. The node does not cache its path hash (it is recomputed from the path,
+ * zk_path_hash) nor its own id (a linked node's id is its parent's kids[pidx], or root_id). */
 #define ZK_NODE_OWNER 0x01u
 #define ZK_NODE_WIDE 0x02u
 #define ZK_NODE_MOD 0x04u
@@ -155,9 +227,9 @@ static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, 
 #define ZK_NODE_AVER 0x10u
 
 typedef struct zk_node {
-    zk_acl *acl;              /* interned, node_refs held */
-    int64_t czxid;
-    int64_t ctime_ms;
+    uint32_t acl;             /* index of the interned list (zk_node_acl), node_refs held; 0 only while loading */
+    uint32_t czxid_w[2];      /* czxid as a native int64 in two 4-aligned words: zk_node_czxid */
+    uint32_t ctime_w[2];      /* ctime_ms likewise: zk_node_ctime */
     int32_t data_len;         /* -1 = null */
     uint32_t pidx;            /* index in parent's kids */
     uint32_t path_len;
@@ -172,7 +244,7 @@ typedef struct zk_node_vals {
     int32_t version, aversion;
     int32_t ccount;           /* child create counter (cversion reported as 2*ccount - nkids) */
     uint32_t nkids;
-    struct zk_node **kids;    /* capacity: 0 when nkids == 0, else >= max(2, pow2 ceiling of nkids) */
+    uint32_t *kids;           /* node ids; capacity: 0 when nkids == 0, else >= max(2, pow2 ceiling of nkids) */
 } zk_node_vals;
 
 /* Bytes of a node's header (the tail starts here; sizeof would include padding). */
@@ -205,12 +277,21 @@ static inline int32_t zk_node_ld32(const uint8_t *p) {
     memcpy(&v, p, 4);
     return v;
 }
-/* The node's NUL-terminated full path. */
+/* Creation zxid. */
+static inline int64_t zk_node_czxid(const zk_node *n) { return zk_node_ld64((const uint8_t *)n->czxid_w); }
+/* Creation time. */
+static inline int64_t zk_node_ctime(const zk_node *n) { return zk_node_ld64((const uint8_t *)n->ctime_w); }
+/* Stores the creation zxid and time (only allocation, snapshot load and zk_node_update change them). */
+static inline void zk_node_set_created(zk_node *n, int64_t czxid, int64_t ctime_ms) {
+    memcpy(n->czxid_w, &czxid, 8);
+    memcpy(n->ctime_w, &ctime_ms, 8);
+}
+/* The node's full path (path_len bytes, not NUL-terminated). */
 static inline char *zk_node_path(const zk_node *n) { return (char *)(uintptr_t)(n->tail + zk_node_opt_len(n->flags)); }
 /* The node's path as a slice. */
 static inline pk_slice zk_node_path_slice(const zk_node *n) { return (pk_slice){(const uint8_t *)zk_node_path(n), n->path_len}; }
-/* The node's data bytes (stored right after the path's NUL). */
-static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(zk_node_path(n) + n->path_len + 1); }
+/* The node's data bytes (stored right after the path). */
+static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(zk_node_path(n) + n->path_len); }
 /* The raw owner (0 when absent). */
 static inline int64_t zk_node_owner(const zk_node *n) { return (n->flags & ZK_NODE_OWNER) ? zk_node_ld64(n->tail) : 0; }
 /* Data version. */
@@ -225,10 +306,10 @@ static inline int32_t zk_node_aversion(const zk_node *n) {
 static inline uint32_t zk_node_nkids(const zk_node *n) {
     return (n->flags & ZK_NODE_PAR) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *)) : 0u;
 }
-/* The children vector (NULL when there are none). */
-static inline struct zk_node **zk_node_kids(const zk_node *n) {
+/* The children vector of node ids (NULL when there are none). */
+static inline uint32_t *zk_node_kids(const zk_node *n) {
     if (!(n->flags & ZK_NODE_PAR)) return NULL;
-    struct zk_node **k;
+    uint32_t *k;
     memcpy(&k, zk_node_sec(n, ZK_NODE_PAR), sizeof k);
     return k;
 }
@@ -240,19 +321,19 @@ static inline int32_t zk_node_ccount(const zk_node *n) {
 static inline int64_t zk_node_mzxid(const zk_node *n) {
     if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE));
     uint32_t d = (n->flags & ZK_NODE_MOD) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_MOD) + 4u) : 0u;
-    return (int64_t)((uint64_t)n->czxid + d);
+    return (int64_t)((uint64_t)zk_node_czxid(n) + d);
 }
 /* Zxid of the last child create/delete. */
 static inline int64_t zk_node_pzxid(const zk_node *n) {
     if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE) + 8u);
     uint32_t d = (n->flags & ZK_NODE_PAR) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *) + 8u) : 0u;
-    return (int64_t)((uint64_t)n->czxid + d);
+    return (int64_t)((uint64_t)zk_node_czxid(n) + d);
 }
 /* Last modification time. */
 static inline int64_t zk_node_mtime(const zk_node *n) {
     if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE) + 16u);
     int32_t d = (n->flags & ZK_NODE_MOD) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_MOD) + 8u) : 0;
-    return (int64_t)((uint64_t)n->ctime_ms + (uint64_t)(int64_t)d);
+    return (int64_t)((uint64_t)zk_node_ctime(n) + (uint64_t)(int64_t)d);
 }
 /* Unpacks every tail field of a node. */
 static inline void zk_node_get(const zk_node *n, zk_node_vals *v) {
@@ -291,22 +372,29 @@ typedef struct zk_session {
     uint64_t id;
     int32_t timeout_ms;
     uint8_t passwd[16];
-    zk_node **eph;
+    uint32_t *eph;            /* node ids of the session's ephemerals */
     uint32_t neph, ecap;
 } zk_session;
 
 struct zk_state_s {
     zk_slab slab;       /* every node's memory */
-    zk_htab nodes;
-    zk_htab reapable;   /* the container and TTL nodes (a subset of nodes): what the reaper scans */
-    zk_htab acls;
+    zk_ntab nodes;
+    zk_ntab reapable;   /* the container and TTL nodes (a subset of nodes): what the reaper scans */
+    zk_acls acls;
     zk_htab sessions;
-    zk_node *root;
+    uint32_t root_id;   /* node id of "/" */
     uint64_t last_zxid;
     uint64_t digest;
     uint64_t ephemeral_count;
     uint64_t data_size;       /* approximate_data_size: sum of path + data lengths */
 };
+
+/* The node with id (nonzero, live). */
+static inline zk_node *zk_node_at(const zk_state *s, uint32_t id) { return (zk_node *)(void *)zk_slab_at(&s->slab, id); }
+/* The root node "/". */
+static inline zk_node *zk_tree_root(const zk_state *s) { return zk_node_at(s, s->root_id); }
+/* The interned ACL list of a node (NULL only for a node being loaded). */
+static inline zk_acl *zk_node_acl(const zk_state *s, const zk_node *n) { return s->acls.by_idx[n->acl]; }
 
 /* Finds a node by path (NULL if absent). */
 zk_node *zk_tree_find(const zk_state *s, pk_slice path);
@@ -335,14 +423,14 @@ zk_session *zk_session_add(zk_state *s, uint64_t id, int32_t timeout_ms, const u
 /* Removes a session that holds no ephemerals. */
 void zk_session_remove(zk_state *s, zk_session *se);
 /* Digest contribution of a node. */
-uint64_t zk_node_digest(const zk_node *n);
+uint64_t zk_node_digest(const zk_state *s, const zk_node *n);
 /* Digest contribution of a node whose path hash (zk_path_hash) is h. */
-uint64_t zk_node_digest_h(const zk_node *n, uint64_t h);
+uint64_t zk_node_digest_h(const zk_state *s, const zk_node *n, uint64_t h);
 /* Digest contribution of a session. */
 uint64_t zk_session_digest(const zk_session *se);
-/* Links a snapshot-loaded node under its parent (no stat/digest changes); false if it does not fit.
- * *hash_out receives the node's path hash. */
-bool zk_tree_load_node(zk_state *s, zk_node *n, zk_node **parent_hint, uint64_t *hash_out);
+/* Links a snapshot-loaded node n (node id) under its parent (no stat/digest changes); false if it does not
+ * fit. *hash_out receives the node's path hash. */
+bool zk_tree_load_node(zk_state *s, zk_node *n, uint32_t id, zk_node **parent_hint, uint64_t *hash_out);
 /* Replaces a node's data bytes only (no stat/digest change; the node may move): returns its new address. */
 zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data);
 /* Stores every tail field v (and czxid, ctime) of a linked node, adding the sections it needs (the node
@@ -352,11 +440,12 @@ zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data);
 zk_node *zk_node_update(zk_state *s, zk_node *n, int64_t czxid, int64_t ctime_ms, const zk_node_vals *v);
 /* Pre-sizes the node table for n nodes (snapshot load). */
 void zk_tree_reserve(zk_state *s, size_t n);
-/* Allocates a detached node for loading with czxid, ctime and the tail fields v (v->nkids 0, kids NULL). */
+/* Allocates a detached node for loading with czxid, ctime and the tail fields v (v->nkids 0, kids NULL);
+ * *id receives its node id. */
 zk_node *zk_tree_alloc_node(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
-                            const zk_node_vals *v);
-/* Frees a detached node, dropping its ACL ref. */
-void zk_tree_free_node(zk_state *s, zk_node *n);
+                            const zk_node_vals *v, uint32_t *id);
+/* Frees a detached node (node id), dropping its ACL ref. */
+void zk_tree_free_node(zk_state *s, zk_node *n, uint32_t id);
 /* Creates an empty state with only "/" (no /zookeeper nodes; used by deserialize). */
 zk_state *zk_state_new_empty(void);
 

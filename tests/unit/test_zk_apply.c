@@ -153,12 +153,12 @@ Test(zk_apply, versions_and_version_checks) {
     /* forcing the wrap through the tree */
     cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/w", "a", 0), 0);
     zk_node *n = zk_tree_find(t.s, pk_slice_str("/w"));
-    t.s->digest -= zk_node_digest(n);
+    t.s->digest -= zk_node_digest(t.s, n);
     zk_node_vals v;
     zk_node_get(n, &v);
     v.version = -2;
-    n = zk_node_update(t.s, n, n->czxid, n->ctime_ms, &v);
-    t.s->digest += zk_node_digest(n);
+    n = zk_node_update(t.s, n, zk_node_czxid(n), zk_node_ctime(n), &v);
+    t.s->digest += zk_node_digest(t.s, n);
     cr_assert_eq(zkt_set(&t, 0, "/w", "b", -2, NULL), 0);
     zkt_stat(&t, "/w", &st);
     cr_assert_eq(st.version, 0);
@@ -203,12 +203,12 @@ Test(zk_apply, sequential_names) {
     cr_assert_eq(memcmp(t.reply.data + 4, "/q/job-0000000002", 17), 0, "counter counts every create, never decremented");
     /* signed wrap: counter at INT32_MAX then MIN */
     zk_node *q = zk_tree_find(t.s, pk_slice_str("/q"));
-    t.s->digest -= zk_node_digest(q);
+    t.s->digest -= zk_node_digest(t.s, q);
     zk_node_vals v;
     zk_node_get(q, &v);
     v.ccount = INT32_MAX;
-    q = zk_node_update(t.s, q, q->czxid, q->ctime_ms, &v);
-    t.s->digest += zk_node_digest(q);
+    q = zk_node_update(t.s, q, zk_node_czxid(q), zk_node_ctime(q), &v);
+    t.s->digest += zk_node_digest(t.s, q);
     cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/q/s", "", ZK_CREATE_PERSISTENT_SEQUENTIAL), 0);
     cr_assert_eq(memcmp(t.reply.data + 4, "/q/s2147483647", 14), 0);
     cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/q/s", "", ZK_CREATE_PERSISTENT_SEQUENTIAL), 0);

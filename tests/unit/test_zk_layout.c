@@ -4,6 +4,7 @@
  * digest and a snapshot round trip. */
 #include "test_zk_fixture.h"
 #include "zk/zk_int.h"
+#include <signal.h>
 
 /* Serializes the state, loads it back, checks the digest and that serializing again gives the same bytes. */
 static void zkl_snap_roundtrip(zkt *t) {
@@ -56,7 +57,7 @@ static int32_t zkl_children(zkt *t, const char *path, const char *name) {
 }
 
 Test(zk_layout, header_is_compact) {
-    cr_assert_leq(ZK_NODE_HDR, 37, "header grew: %zu bytes", (size_t)ZK_NODE_HDR);
+    cr_assert_leq(ZK_NODE_HDR, 33, "header grew: %zu bytes", (size_t)ZK_NODE_HDR);
 }
 
 Test(zk_layout, sections_appear_as_fields_leave_their_defaults) {
@@ -356,36 +357,191 @@ Test(zk_layout, htab_clusters_wraparound_and_growth) {
 Test(zk_layout, slab_sizes_reuse_and_large_blocks) {
     enum { N = 4000 };
     static uint8_t *p[N];
+    static uint32_t id[N];
     static size_t sz[N];
     zk_slab a;
     zk_slab_init(&a);
     uint64_t x = 0x9E3779B97F4A7C15ull;
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < N; i++) {
-            if (p[i] != NULL) { /* contents intact, then free */
+            if (p[i] != NULL) { /* contents intact and the id still decodes to the block, then free */
+                cr_assert_eq(zk_slab_at(&a, id[i]), p[i], "block %d", i);
                 for (size_t k = 0; k < sz[i]; k++) cr_assert_eq(p[i][k], (uint8_t)(i + k), "block %d byte %zu", i, k);
                 if ((i + round) % 2 == 0) {
-                    zk_slab_free(&a, p[i], sz[i]);
+                    zk_slab_free(&a, id[i], sz[i]);
                     p[i] = NULL;
                 }
                 continue;
             }
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             sz[i] = i % 97 == 0 ? ZK_SLAB_MAX_BLOCK + 1 + x % 5000 : 1 + x % 300; /* some go to malloc */
-            p[i] = zk_slab_alloc(&a, sz[i]);
-            cr_assert_eq((uintptr_t)p[i] % 8, 0);
+            p[i] = zk_slab_alloc(&a, sz[i], &id[i]);
+            cr_assert_neq(id[i], 0, "id 0 means none");
+            cr_assert_eq(zk_slab_at(&a, id[i]), p[i]);
+            cr_assert_eq((uintptr_t)p[i] % ZK_SLAB_ALIGN, 0);
+            if (sz[i] > ZK_SLAB_MAX_BLOCK) cr_assert_eq(id[i] & ZK_SLAB_ID_MASK, 0, "a large block has a slot of its own");
             for (size_t k = 0; k < sz[i]; k++) p[i][k] = (uint8_t)(i + k);
         }
     }
     size_t before = a.nchunks;
-    for (int i = 0; i < N; i++) { /* free everything, then the same sizes fit without new chunks */
-        if (p[i] != NULL) zk_slab_free(&a, p[i], sz[i]);
+    uint32_t slots = a.nslots;
+    for (int i = 0; i < N; i++) { /* free everything, then the same sizes fit without new chunks or slots */
+        if (p[i] != NULL) zk_slab_free(&a, id[i], sz[i]);
     }
+    cr_assert_eq(a.large_count, 0);
     for (int i = 0; i < N; i++) {
-        p[i] = zk_slab_alloc(&a, sz[i]);
+        p[i] = zk_slab_alloc(&a, sz[i], &id[i]);
+        cr_assert_eq(zk_slab_at(&a, id[i]), p[i]);
         memset(p[i], 0xAB, sz[i]);
     }
     cr_assert_eq(a.nchunks, before, "freed blocks are reused by same-size allocations");
-    for (int i = 0; i < N; i++) zk_slab_free(&a, p[i], sz[i]);
+    cr_assert_eq(a.nslots, slots, "slots of freed large blocks are reused");
+    for (int i = 0; i < N; i++) zk_slab_free(&a, id[i], sz[i]);
+    zk_slab_deinit(&a);
+}
+
+Test(zk_layout, slab_ids_encode_offsets_across_slots) {
+    zk_slab a;
+    zk_slab_init(&a);
+    /* 4-byte granularity: a 149-byte block takes 152 bytes, so ids advance by 38 units */
+    uint32_t prev_id = 0;
+    uint8_t *prev = NULL;
+    size_t crossed = 0;
+    for (int i = 0; i < 3000; i++) {
+        uint32_t id;
+        uint8_t *q = zk_slab_alloc(&a, 149, &id);
+        cr_assert_eq(zk_slab_at(&a, id), q);
+        cr_assert_eq(id >> ZK_SLAB_ID_SHIFT == 0, false, "slot 0 is reserved");
+        if (prev != NULL && q == prev + 152) { /* same chunk: consecutive in memory and in id space */
+            cr_assert_eq(id, prev_id + 38);
+            crossed += (id >> ZK_SLAB_ID_SHIFT) != (prev_id >> ZK_SLAB_ID_SHIFT);
+        }
+        prev = q;
+        prev_id = id;
+    }
+    cr_assert_gt(crossed, 100, "blocks straddle 2 KiB slots and still decode");
+    /* every slot of a chunk points 2 KiB further into it */
+    for (uint32_t s = 1; s + 1 < a.nslots; s++) {
+        if (a.base[s] != NULL && a.base[s + 1] != NULL && a.base[s + 1] - a.base[s] == (ptrdiff_t)ZK_SLAB_SLOT_BYTES) {
+            cr_assert_eq(zk_slab_at(&a, (s + 1) << ZK_SLAB_ID_SHIFT), zk_slab_at(&a, (s << ZK_SLAB_ID_SHIFT) + 512));
+        }
+    }
+    /* the largest offset of a slot, and the id arithmetic's limits */
+    cr_assert_eq(ZK_SLAB_SLOT_BYTES, 2048u);
+    cr_assert_eq((uint64_t)ZK_SLAB_MAX_SLOTS * ZK_SLAB_SLOT_BYTES, 16ull << 30, "ids address 16 GiB");
+    cr_assert_geq(ZK_SLAB_SLOT_BYTES, ZK_SLAB_MAX_BLOCK, "no large block names more id space than it uses");
+    zk_slab_deinit(&a);
+}
+
+Test(zk_layout, slab_large_blocks_free_and_reuse_slots) {
+    zk_slab a;
+    zk_slab_init(&a);
+    uint32_t ids[8];
+    for (int i = 0; i < 8; i++) {
+        uint8_t *q = zk_slab_alloc(&a, ZK_SLAB_MAX_BLOCK + 1 + (size_t)i * 100000, &ids[i]);
+        cr_assert_eq(zk_slab_at(&a, ids[i]), q);
+        cr_assert_eq(ids[i] & ZK_SLAB_ID_MASK, 0);
+        q[0] = (uint8_t)i;
+    }
+    cr_assert_eq(a.large_count, 8);
+    uint32_t slots = a.nslots;
+    zk_slab_free(&a, ids[3], ZK_SLAB_MAX_BLOCK + 1 + 300000);
+    zk_slab_free(&a, ids[5], ZK_SLAB_MAX_BLOCK + 1 + 500000);
+    uint32_t r1, r2;
+    (void)zk_slab_alloc(&a, 70000, &r1);
+    (void)zk_slab_alloc(&a, 3000, &r2);
+    cr_assert(r1 == ids[5] && r2 == ids[3], "freed slots come back last-in first-out");
+    cr_assert_eq(a.nslots, slots);
+    zk_slab_free(&a, r1, 70000);
+    zk_slab_free(&a, r2, 3000);
+    for (int i = 0; i < 8; i++) {
+        if (i != 3 && i != 5) zk_slab_free(&a, ids[i], ZK_SLAB_MAX_BLOCK + 1 + (size_t)i * 100000);
+    }
+    cr_assert_eq(a.large_count, 0);
+    zk_slab_deinit(&a);
+}
+
+/* The id space is full: the next slot would not fit in 32-bit ids. */
+static void zkl_fill_id_space(zk_slab *a) { a->nslots = ZK_SLAB_MAX_SLOTS; }
+
+Test(zk_layout, slab_id_space_exhaustion_fails_loudly_large, .signal = SIGABRT) {
+    zk_slab a;
+    zk_slab_init(&a);
+    zkl_fill_id_space(&a);
+    uint32_t id;
+    (void)zk_slab_alloc(&a, ZK_SLAB_MAX_BLOCK + 1, &id);
+}
+
+Test(zk_layout, slab_id_space_exhaustion_fails_loudly_chunk, .signal = SIGABRT) {
+    zk_slab a;
+    zk_slab_init(&a);
+    zkl_fill_id_space(&a);
+    uint32_t id;
+    (void)zk_slab_alloc(&a, 100, &id); /* the first chunk needs two slots */
+}
+
+/* Allocates a bare node block holding only a path (enough for zk_ntab_find) and returns its id. */
+static uint32_t zkl_bare_node(zk_slab *a, const char *path) {
+    uint32_t id;
+    size_t len = strlen(path);
+    zk_node *n = zk_slab_alloc(a, ZK_NODE_HDR + len, &id);
+    memset(n, 0, ZK_NODE_HDR);
+    n->path_len = (uint32_t)len;
+    memcpy(zk_node_path(n), path, len);
+    return id;
+}
+
+Test(zk_layout, ntab_ids_collisions_replace_and_growth) {
+    enum { N = 3000 };
+    static uint32_t id[N];
+    static uint64_t h[N];
+    static bool in[N];
+    static char path[N][16];
+    zk_slab a;
+    zk_slab_init(&a);
+    zk_ntab t;
+    zk_ntab_init(&t);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < N; i++) {
+        snprintf(path[i], sizeof path[i], "/n%d", i);
+        id[i] = zkl_bare_node(&a, path[i]);
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        /* a third share their low 32 bits near the top of the range: equal stored hashes, wrapping clusters */
+        h[i] = i % 3 == 0 ? 0xFFFFFFF0ull | (x << 32) : x;
+    }
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < N; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            if (!in[i] && (x >> 40) % 2 == 0) {
+                zk_ntab_insert(&t, id[i], h[i]);
+                in[i] = true;
+            } else if (in[i] && (x >> 41) % 3 == 0) {
+                zk_ntab_remove(&t, id[i], h[i]);
+                in[i] = false;
+            } else if (in[i] && (x >> 42) % 5 == 0) { /* a move: same path, new block and id, same slot */
+                uint32_t nid = zkl_bare_node(&a, path[i]);
+                zk_ntab_replace(&t, id[i], nid, h[i]);
+                zk_slab_free(&a, id[i], ZK_NODE_HDR + strlen(path[i]));
+                id[i] = nid;
+            }
+        }
+        size_t count = 0;
+        for (int i = 0; i < N; i++) {
+            uint32_t f = zk_ntab_find(&t, &a, h[i], pk_slice_str(path[i]));
+            cr_assert_eq(f, in[i] ? id[i] : 0, "node %d round %d", i, round);
+            count += in[i];
+        }
+        cr_assert_eq(t.count, count);
+        cr_assert(t.count * 20 <= t.cap * 17, "load above 0.85");
+    }
+    for (int i = 0; i < N; i++) {
+        if (in[i]) zk_ntab_remove(&t, id[i], h[i]);
+        zk_slab_free(&a, id[i], ZK_NODE_HDR + strlen(path[i]));
+    }
+    cr_assert_eq(t.count, 0);
+    for (size_t i = 0; i < t.cap; i++) cr_assert_eq(zk_ntab_id(&t, i), 0);
+    zk_ntab_reserve(&t, 1000);
+    cr_assert(t.cap >= 1000 * 4 / 3);
+    zk_ntab_deinit(&t);
     zk_slab_deinit(&a);
 }
