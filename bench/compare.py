@@ -22,10 +22,16 @@ whose autogroup gets nice -15 (BENCH_AUTOGROUP_NICE), and servers and pk-bench r
 (BENCH_NICE) inside it, so other processes take little from the measured ones; both servers get the
 same treatment.
 
-Topology: standalone now. The table has a topology column; a 3-server row set needs only a
-start_ensemble() that returns the PIDs of all three servers (pk-bench sums CPU over every --pid).
+Topology: --topology standalone (default) or 3 (three servers on loopback, one zoo.cfg with server.1-3
+lines, every server pinned to the same CPU as a standalone one). In a 3-server run pk-bench connects every
+session to one follower (--ensemble-client follower, the usual case: reads local, writes forwarded) or to
+the leader, server CPU is summed over the three processes (pk-bench -p per server), RSS is the largest of
+the three, and restart is kill -9 of all three, start all three, until the first read is served. A server
+kind whose ensemble does not start (pk-server refuses several server.N lines until the replicated ensemble
+is wired in) gets "n/a" in its column and the reason below the table.
 
 Usage: bench/compare.py [--quick] [--repeat N] [--znodes N] [--skip-memory] [--only pk|zk]
+                        [--topology standalone|3] [--ensemble-client follower|leader]
                         [--json FILE] [--md FILE]
 Ports 24100-24199 (this script's share of the bench range).
 """
@@ -50,6 +56,8 @@ AUTOGROUP_NICE = os.environ.get("BENCH_AUTOGROUP_NICE", "-15")
 SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
 CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
 PORTS = {"zk": 24101, "pk": 24102}
+# 3-server runs: client, quorum and election ports per (kind, server id 1..3)
+ENSEMBLE_PORTS = {"zk": (24111, 24121, 24131), "pk": (24141, 24151, 24161)}
 NAMES = {"zk": "ZooKeeper 3.8.0", "pk": "pk-server"}
 BENCH_COPY = None   # frozen copy of pk-bench for this run
 
@@ -86,12 +94,14 @@ def four_letter(port, cmd):
 
 
 class Server:
-    """One standalone server (kind 'zk' or 'pk') in its own work dir, pinned to SERVER_CPU."""
+    """One server (kind 'zk' or 'pk') in its own work dir, pinned to SERVER_CPU: standalone, or member sid
+    (1..3) of a 3-server ensemble on loopback."""
 
-    def __init__(self, kind, workdir):
+    def __init__(self, kind, workdir, sid=0):
         self.kind = kind
-        self.port = PORTS[kind]
-        self.dir = os.path.join(workdir, kind)
+        self.sid = sid
+        self.port = ENSEMBLE_PORTS[kind][0] + sid - 1 if sid else PORTS[kind]
+        self.dir = os.path.join(workdir, "%s-%d" % (kind, sid) if sid else kind)
         self.data = os.path.join(self.dir, "data")
         self.cfg = os.path.join(self.dir, "zoo.cfg")
         self.proc = None
@@ -105,24 +115,33 @@ class Server:
             f.write("tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\n"
                     "clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n"
                     % (self.data, self.port))
+            if sid:
+                _, quorum, election = ENSEMBLE_PORTS[kind]
+                for i in (1, 2, 3):
+                    f.write("server.%d=127.0.0.1:%d:%d\n" % (i, quorum + i - 1, election + i - 1))
 
     def command(self):
         """argv of the server, pinned with taskset."""
         pin = NICE + ["taskset", "-c", SERVER_CPU]
         if self.kind == "pk":
             return pin + [self.binary, self.cfg]
+        main = "org.apache.zookeeper.server.quorum.QuorumPeerMain" if self.sid else \
+            "org.apache.zookeeper.server.ZooKeeperServerMain"
         return pin + ["java", "-Xmx2g", "-cp", ZK_CLASSPATH,
                       "-Djava.awt.headless=true",
                       "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
                       "-Dzookeeper.admin.enableServer=false",
                       "-Dzookeeper.4lw.commands.whitelist=*",
-                      "org.apache.zookeeper.server.ZooKeeperServerMain", self.cfg]
+                      main, self.cfg]
 
     def start(self, wait=True):
         """Starts the process (on the existing data dir) and waits until `ruok` answers."""
         assert self.proc is None
         if port_open(self.port):
             raise RuntimeError("port %d already in use" % self.port)
+        if self.sid:
+            with open(os.path.join(self.data, "myid"), "w") as f:
+                f.write("%d\n" % self.sid)
         self.logf = open(os.path.join(self.dir, "server.log"), "ab")
         self.proc = subprocess.Popen(self.command(), stdout=self.logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.dir)
@@ -131,7 +150,8 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("%s exited at start; see %s/server.log" % (self.kind, self.dir))
+                raise RuntimeError("%s exited at start (%s); see %s/server.log"
+                                   % (self.kind, self.last_log_line(), self.dir))
             if four_letter(self.port, "ruok").startswith("imok"):
                 return
             time.sleep(0.05)
@@ -141,6 +161,11 @@ class Server:
     def pid(self):
         """PID of the server (nice and taskset exec it, so it is the Popen PID)."""
         return self.proc.pid
+
+    @property
+    def pids(self):
+        """Every server process (one for a standalone server)."""
+        return [self.proc.pid] if self.proc else []
 
     def ensure_alive(self, results):
         """Restarts the server (same data dir) if it died since the last run, and records the incident."""
@@ -184,11 +209,106 @@ class Server:
         shutil.rmtree(self.data, ignore_errors=True)
         os.makedirs(self.data)
 
+    def last_log_line(self):
+        """The last non-empty line of the server's log (why it exited)."""
+        try:
+            with open(os.path.join(self.dir, "server.log"), "rb") as f:
+                lines = [l.strip() for l in f.read().decode(errors="replace").splitlines() if l.strip()]
+            return lines[-1][-240:] if lines else "no output"
+        except OSError:
+            return "no log"
+
+
+class Ensemble:
+    """Three servers of one kind on loopback, driven like one Server: pk-bench talks to one member's client
+    port (a follower's or the leader's), CPU is summed over all three, RSS is the largest member's."""
+
+    def __init__(self, kind, workdir, client_role):
+        self.kind = kind
+        self.members = [Server(kind, workdir, sid) for sid in (1, 2, 3)]
+        self.client_role = client_role
+        self.target = self.members[0]
+
+    @property
+    def port(self):
+        """The client port pk-bench uses."""
+        return self.target.port
+
+    @property
+    def pids(self):
+        """Every running member's PID."""
+        return [p for m in self.members for p in m.pids]
+
+    @property
+    def proc(self):
+        """Truthy while any member runs."""
+        return self.pids or None
+
+    def modes(self):
+        """Mode (leader/follower/...) each member reports through `srvr` ('' when not serving)."""
+        out = []
+        for m in self.members:
+            mode = ""
+            for line in four_letter(m.port, "srvr").splitlines():
+                if line.startswith("Mode:"):
+                    mode = line.split(":", 1)[1].strip()
+            out.append(mode)
+        return out
+
+    def start(self, wait=True):
+        """Starts the three members; with wait, until a leader and two followers serve, then picks the target."""
+        for m in self.members:
+            m.start(wait=False)
+        if not wait:
+            return
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            for m in self.members:
+                if m.proc.poll() is not None:
+                    reason = m.last_log_line()
+                    self.kill()
+                    raise RuntimeError("%s member %d exited at start: %s" % (self.kind, m.sid, reason))
+            modes = self.modes()
+            if modes.count("leader") == 1 and modes.count("follower") == 2:
+                want = "leader" if self.client_role == "leader" else "follower"
+                self.target = self.members[modes.index(want)]
+                log("%s ensemble up: modes %s, pk-bench uses member %d (%s, port %d)"
+                    % (self.kind, modes, self.target.sid, want, self.target.port))
+                return
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError("%s ensemble did not elect a leader within 90 s" % self.kind)
+
+    def ensure_alive(self, results):
+        """Restarts the whole ensemble if a member died since the last run, and records the incident."""
+        if all(m.proc is not None and m.proc.poll() is None for m in self.members):
+            return
+        log("%s ensemble lost a member; restarting all three" % self.kind)
+        results.setdefault("incidents", []).append("%s %s: an ensemble member had exited; restarted"
+                                                   % (time.strftime("%H:%M:%S"), self.kind))
+        self.kill()
+        self.start()
+
+    def rss_kib(self):
+        """VmRSS of the largest member in KiB."""
+        return max(m.rss_kib() for m in self.members)
+
+    def kill(self):
+        """SIGKILL every member; data dirs stay."""
+        for m in self.members:
+            m.kill()
+
+    def wipe(self):
+        """Deletes every member's data dir."""
+        for m in self.members:
+            m.wipe()
+
 
 def pk_bench(server, args, label, timeout_s=600):
     """Runs pk-bench pinned to CLIENT_CPU against server; returns its JSON summary (dict)."""
+    pid_args = [a for p in server.pids for a in ("-p", str(p))]
     cmd = NICE + ["taskset", "-c", CLIENT_CPU, BENCH_COPY or PK_BENCH, "-s", "127.0.0.1:%d" % server.port,
-           "--label", label] + (["-p", str(server.pid)] if server.proc else []) + args
+           "--label", label] + pid_args + args
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout_s)
     lines = [l for l in p.stdout.decode().splitlines() if l.startswith("{")]
     if not lines:
@@ -391,6 +511,10 @@ def main():
     ap.add_argument("--skip-memory", action="store_true", help="skip the memory and restart rows")
     ap.add_argument("--skip-workloads", action="store_true", help="only the memory and restart rows")
     ap.add_argument("--only", choices=["pk", "zk"], help="run one server only")
+    ap.add_argument("--topology", choices=["standalone", "3"], default="standalone",
+                    help="one server per kind, or three on loopback (see the docstring)")
+    ap.add_argument("--ensemble-client", choices=["follower", "leader"], default="follower",
+                    help="3 servers: the member pk-bench connects to")
     ap.add_argument("--json", default=None, help="write every run's summary here")
     ap.add_argument("--md", default=None, help="write the table here too")
     args = ap.parse_args()
@@ -402,17 +526,28 @@ def main():
     global BENCH_COPY
     BENCH_COPY = os.path.join(workdir, "pk-bench")
     shutil.copy2(os.path.realpath(PK_BENCH), BENCH_COPY)
-    servers = [Server(k, workdir) for k in kinds]
+    if args.topology == "3":
+        servers = [Ensemble(k, workdir, args.ensemble_client) for k in kinds]
+    else:
+        servers = [Server(k, workdir) for k in kinds]
     rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL).stdout.decode().strip()
     results = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                "pk_server": os.path.realpath(PK_SERVER), "git_head": rev,
-               "runs": [], "best": {}, "memory": {}}
+               "runs": [], "best": {}, "memory": {}, "topology": args.topology, "unavailable": {}}
     log("machine: %s; work dir %s" % (results["machine"], workdir))
     try:
-        for s in servers:
-            s.start()
-            log("%s up, pid %d, port %d" % (s.kind, s.pid, s.port))
+        for s in list(servers):
+            try:
+                s.start()
+            except RuntimeError as e:
+                if args.topology != "3":
+                    raise
+                log("%s: no 3-server run: %s" % (s.kind, e))
+                results["unavailable"][s.kind] = str(e)
+                servers.remove(s)
+                continue
+            log("%s up, pids %s, port %d" % (s.kind, s.pids, s.port))
         if not args.skip_workloads:
             run_workloads(servers, args, results)
         if not args.skip_memory:
@@ -421,8 +556,9 @@ def main():
     finally:
         for s in servers:
             s.kill()
-    lines = table(results)
-    text = "\n".join(lines + [""] + noise_lines(results) + ["- incident: " + i for i in results.get("incidents", [])]) + "\n"
+    lines = table(results, "3 servers" if args.topology == "3" else "standalone")
+    text = "\n".join(lines + [""] + noise_lines(results) + ["- incident: " + i for i in results.get("incidents", [])]
+                     + ["- %s: n/a in this topology: %s" % (NAMES[k], why) for k, why in results["unavailable"].items()]) + "\n"
     print("Machine: %(nproc)s CPUs, %(model)s, Linux %(kernel)s" % results["machine"])
     print("Run: %s, pk-server %s (git HEAD %s)\n" % (results["started"], results["pk_server"], results["git_head"]))
     print(text)
