@@ -40,6 +40,15 @@ static inline size_t zk_htab_home(uint32_t h32, size_t cap) { return (size_t)(((
 /* True when count items are within the maximum load of cap slots. */
 static inline bool zk_htab_fits(size_t count, size_t cap) { return count * ZK_HTAB_LOAD_DEN <= cap * ZK_HTAB_LOAD_NUM; }
 
+/* The capacity that holds n items at load num/den, or 0 when cap already holds them (both tables' policy). */
+static size_t zk_htab_cap_for(size_t cap, size_t n, size_t num, size_t den) {
+    if (cap > 0 && zk_htab_fits(n, cap)) return 0;
+    size_t ncap = n / num * den + den;
+    if (ncap < ZK_HTAB_MIN_CAP) ncap = ZK_HTAB_MIN_CAP;
+    PK_ASSERT(zk_htab_fits(n, ncap));
+    return ncap;
+}
+
 /* Places an item in the first free slot of its probe sequence (no growth). */
 static void zk_htab_place(void **slots, uint32_t *hashes, size_t cap, uint32_t h32, void *item) {
     PK_ASSERT(cap > 0 && cap <= UINT32_MAX);
@@ -72,11 +81,8 @@ static void zk_htab_rehash(zk_htab *t, size_t ncap) {
 
 /* Resizes the table to hold n items at load num/den (when they do not fit under the maximum load). */
 static void zk_htab_resize_for(zk_htab *t, size_t n, size_t num, size_t den) {
-    if (t->cap > 0 && zk_htab_fits(n, t->cap)) return;
-    size_t cap = n / num * den + den;
-    if (cap < ZK_HTAB_MIN_CAP) cap = ZK_HTAB_MIN_CAP;
-    PK_ASSERT(zk_htab_fits(n, cap));
-    zk_htab_rehash(t, cap);
+    size_t cap = zk_htab_cap_for(t->cap, n, num, den);
+    if (cap) zk_htab_rehash(t, cap);
 }
 
 /* Grows the table so that n items fit at load 3/4 (an exact reservation, e.g. a snapshot's node count). */
@@ -200,11 +206,8 @@ static void zk_ntab_rehash(zk_ntab *t, size_t ncap) {
 
 /* Resizes the table to hold n entries at load num/den (when they do not fit under the maximum load). */
 static void zk_ntab_resize_for(zk_ntab *t, size_t n, size_t num, size_t den) {
-    if (t->cap > 0 && zk_htab_fits(n, t->cap)) return;
-    size_t cap = n / num * den + den;
-    if (cap < ZK_HTAB_MIN_CAP) cap = ZK_HTAB_MIN_CAP;
-    PK_ASSERT(zk_htab_fits(n, cap));
-    zk_ntab_rehash(t, cap);
+    size_t cap = zk_htab_cap_for(t->cap, n, num, den);
+    if (cap) zk_ntab_rehash(t, cap);
 }
 
 /* Grows the table so that n nodes fit at load 3/4. */
