@@ -57,6 +57,8 @@ struct rt_node {
     /* px */
     bool leader;
     bool serving;
+    bool applying;              /* apply_chosen is on the stack: nested updates only raise chosen_to */
+    uint64_t chosen_to;         /* the highest chosen_to px reported */
     uint64_t applied_slot;
     uint64_t applied_told;      /* the last slot given to px with PX_EV_APPLIED */
     uint64_t recovered_max_slot;
@@ -313,12 +315,19 @@ static void drain_syncs(rt_server *srv) {
     }
 }
 
-/* Applies chosen slots up to chosen_to, in order. */
-static void apply_chosen(rt_node *n, uint64_t chosen_to) {
-    for (uint64_t guard = 0; n->applied_slot < chosen_to && guard < UINT32_MAX; guard++) {
+/* Applies chosen slots up to n->chosen_to, in order. Applying completes requests, and a completion may resolve
+ * the connection's next writes and propose a full batch (rt_node_flush) from inside this loop; that update is
+ * handled (persisted) but must not apply again: the slot being applied is not counted in applied_slot yet, so a
+ * nested apply would apply it twice (tests/integration/test_rt_reentry.py). Nested updates only raise chosen_to,
+ * which this loop then reaches. */
+static void apply_chosen(rt_node *n) {
+    PK_ASSERT(!n->applying);
+    n->applying = true;
+    for (uint64_t guard = 0; n->applied_slot < n->chosen_to && guard < UINT32_MAX; guard++) {
         apply_slot(n, n->applied_slot + 1);
         n->applied_slot++;
     }
+    n->applying = false;
     drain_syncs(n->srv);
     if (n->serving) maybe_snapshot(n);
 }
@@ -386,7 +395,8 @@ static void handle_update(rt_node *n, const px_update *u) {
         rt_map_deinit(&n->closing);
         rt_map_init(&n->closing);
     }
-    if (u->chosen_to > n->applied_slot) apply_chosen(n, u->chosen_to);
+    if (u->chosen_to > n->chosen_to) n->chosen_to = u->chosen_to;
+    if (n->chosen_to > n->applied_slot && !n->applying) apply_chosen(n);
     if (u->next_deadline_ms) {
         uint64_t now = rt_now_ms(n->srv);
         uv_timer_start(&n->px_timer, on_px_timer, u->next_deadline_ms > now ? u->next_deadline_ms - now : 0, 0);
@@ -689,7 +699,7 @@ int rt_node_open(rt_server *srv, rt_node **out) {
         return -1;
     }
     pk_buf_deinit(&snap);
-    n->applied_slot = n->applied_told = snap_slot;
+    n->applied_slot = n->applied_told = n->chosen_to = snap_slot;
 
     wal_options wopt = {.segment_bytes = NODE_WAL_SEGMENT_BYTES, .max_record_bytes = NODE_MAX_RECORD_BYTES};
     rc = wal_open(n->disk, n->log_dir, &wopt, &n->wal);
