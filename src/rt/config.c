@@ -187,7 +187,16 @@ static int apply_key(rt_config *cfg, const char *key, const char *value, const c
     }
     else if (!strcmp(key, "extendedTypesEnabled") || !strcmp(key, "zookeeper.extendedTypesEnabled")) { NEED(parse_bool(value, &b), "true or false"); cfg->extended_types_enabled = b; }
     else if (!strcmp(key, "reconfigEnabled")) { NEED(parse_bool(value, &b), "true or false"); cfg->reconfig_enabled = b; }
-    else if (!strcmp(key, "jute.maxbuffer")) { NEED(parse_u64(value, 1024, 1u << 30, &u), "a size in bytes (1024..1 GiB)"); cfg->jute_max_buffer = (uint32_t)u; }
+    else if (!strcmp(key, "jute.maxbuffer")) {
+        NEED(parse_u64(value, 1024, 1u << 30, &u), "a size in bytes (1024..1 GiB)");
+        if (u > RT_MAX_JUTE_BUFFER) {
+            LOG_WARN("%s: jute.maxbuffer=%llu is above the largest request paxoskeeper accepts (%u bytes: a write must "
+                     "fit one replicated log entry); using %u", where, (unsigned long long)u, RT_MAX_JUTE_BUFFER,
+                     RT_MAX_JUTE_BUFFER);
+            u = RT_MAX_JUTE_BUFFER;
+        }
+        cfg->jute_max_buffer = (uint32_t)u;
+    }
     else if (!strcmp(key, "snapCount")) { NEED(parse_u64(value, 2, 100000000, &u), "a count >= 2"); cfg->snap_count = (uint32_t)u; }
     else if (!strcmp(key, "znode.container.checkIntervalMs")) { NEED(parse_u64(value, 1, 86400000, &u), "ms"); cfg->container_check_interval_ms = (uint32_t)u; }
     else if (!strcmp(key, "znode.container.maxPerMinute")) { NEED(parse_u64(value, 1, 100000000, &u), "a count"); cfg->container_max_per_minute = (uint32_t)u; }

@@ -25,6 +25,11 @@ typedef struct rt_server_addr {
     uint16_t client_port;   /* 0 when the line has no ";clientPort" part */
 } rt_server_addr;
 
+/* Largest jute.maxbuffer (one request frame): with the "auth" ACL expansion (ZK_ACL_MAX_EXPANDED_BYTES) a
+ * single write's txn stays below ZK_TXN_MAX_BYTES, and a batch flushed at 4 MiB plus one txn stays below one px
+ * value (PX_MAX_VALUE_BYTES). ZooKeeper accepts up to 1 GiB here. */
+#define RT_MAX_JUTE_BUFFER (8u << 20)
+
 typedef struct rt_config {
     char *source;                  /* file the config came from, or "--dev" */
     uint32_t tick_time_ms;
@@ -43,7 +48,7 @@ typedef struct rt_config {
     char *super_digest;            /* "super:base64sha1" or NULL */
     bool extended_types_enabled;   /* TTL nodes */
     bool reconfig_enabled;         /* reconfigEnabled: standalone answers Unimplemented, else ReconfigDisabled */
-    uint32_t jute_max_buffer;
+    uint32_t jute_max_buffer;               /* at most RT_MAX_JUTE_BUFFER (larger values are clamped, with a warning) */
     uint32_t snap_count;           /* txns between snapshots */
     uint32_t container_check_interval_ms;
     uint32_t container_max_per_minute;

@@ -24,8 +24,11 @@
 
 #include "rt/log.h"
 #include "rt/rt.h"
+#include "zk/txn.h"
 
 #define NODE_MAX_BATCH_BYTES (4u << 20)
+/* A batch is flushed once it reaches NODE_MAX_BATCH_BYTES, so it holds at most that plus one txn. */
+_Static_assert(NODE_MAX_BATCH_BYTES + ZK_TXN_MAX_BYTES + 64u <= PX_MAX_VALUE_BYTES, "a batch must fit one px value");
 #define NODE_WAL_SEGMENT_BYTES (64ull << 20)
 #define NODE_MAX_RECORD_BYTES (256u << 20)
 #define NODE_MAX_TOKENS 4096
@@ -431,6 +434,7 @@ static void node_step(rt_node *n, const px_event *ev) {
 
 /* Adds a resolved txn to this iteration's batch and remembers its origin. */
 static void batch_add(rt_node *n, rt_pending *origin, uint64_t zxid, const pk_buf *txn) {
+    PK_ASSERT(txn->len <= ZK_TXN_MAX_BYTES);
     zk_batch_append(&n->batch, pk_buf_slice(txn));
     n->batch_txns++;
     if (origin) {

@@ -397,6 +397,8 @@ int32_t zk_acl_fixup(const struct wire_acl_vec *acl, const zk_auth *auth, pk_buf
                 any = true;
             }
             if (!any) rc = ZK_ERR_INVALID_ACL;
+            /* distinct "auth" entries times the session's ids: bounded, or one request could grow a txn ~1000x */
+            if (out->len - mark > ZK_ACL_MAX_EXPANDED_BYTES) rc = ZK_ERR_INVALID_ACL;
         } else if (zk_acl_id_valid(u[k].scheme, u[k].id)) {
             zk_acl_write_entry(out, u[k].perms, u[k].scheme, u[k].id);
             n++;

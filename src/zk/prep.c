@@ -424,19 +424,27 @@ static int zk_prep_multi(zk_prep *p, const zk_state *s, const zk_request *req, u
         if (code != ZK_ERR_OK) failed = i;
     }
     scratch_ov.sess = NULL;
-    zk_txn_header h = {zxid, time_ms, req->session_id, ZK_OP_MULTI, ZK_TXN_MULTI};
-    zk_txn_header_encode(out, &h);
-    jute_write_int(out, (int32_t)n);
-    for (size_t i = 0; i < n; i++) {
-        if (failed < n) {
-            int32_t e = i < failed ? ZK_ERR_OK : i == failed ? code : ZK_ERR_RUNTIME_INCONSISTENCY;
-            zk_txn_op eo = {.op = ws[i].op, .type = ZK_TXN_ERROR, .err = e};
-            tops[i] = eo;
+    size_t start = out->len;
+    for (int pass = 0; pass < 2; pass++) {
+        out->len = start;
+        zk_txn_header h = {zxid, time_ms, req->session_id, ZK_OP_MULTI, ZK_TXN_MULTI};
+        zk_txn_header_encode(out, &h);
+        jute_write_int(out, (int32_t)n);
+        for (size_t i = 0; i < n; i++) {
+            if (failed < n) {
+                int32_t e = i < failed ? ZK_ERR_OK : i == failed ? code : ZK_ERR_RUNTIME_INCONSISTENCY;
+                zk_txn_op eo = {.op = ws[i].op, .type = ZK_TXN_ERROR, .err = e};
+                tops[i] = eo;
+            }
+            jute_write_int(out, tops[i].op);
+            jute_write_byte(out, tops[i].type);
+            zk_txn_op_encode(out, &tops[i]);
         }
-        jute_write_int(out, tops[i].op);
-        jute_write_byte(out, tops[i].type);
-        zk_txn_op_encode(out, &tops[i]);
+        if (failed < n || out->len - start <= ZK_TXN_MAX_BYTES) break;
+        failed = 0; /* too large as a whole: fails at its first op and changes nothing (ZK_TXN_MAX_BYTES) */
+        code = ZK_ERR_BAD_ARGUMENTS;
     }
+    PK_ASSERT(out->len - start <= ZK_TXN_MAX_BYTES);
     if (failed == n) zk_prep_merge(p, &scratch_ov);
     zk_prep_reset(&scratch_ov);
     zk_htab_deinit(&scratch_ov.map);

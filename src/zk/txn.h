@@ -42,6 +42,14 @@ enum zk_txn_type {
 
 #define ZK_TXN_HEADER_LEN 29
 #define ZK_TXN_MAX_MULTI_OPS 100000
+/* Largest txn prep produces: a multi whose txn would be larger fails as a whole (its first op BadArguments) and
+ * changes nothing. A single op stays below it when the request is at most 8 MiB (rt clamps jute.maxbuffer
+ * there): its only growth is its ACL's "auth" expansion, capped at ZK_ACL_MAX_EXPANDED_BYTES. rt's batches
+ * rely on it to stay inside one px value (PX_MAX_VALUE_BYTES). */
+#define ZK_TXN_MAX_BYTES (10u << 20)
+/* Largest ACL list (jute bytes) a request's ACL may expand to ("auth" entries become one entry per
+ * authenticated id of the session); larger is InvalidACL. */
+#define ZK_ACL_MAX_EXPANDED_BYTES (1u << 20)
 
 typedef struct zk_txn_header {
     uint64_t zxid;

@@ -65,3 +65,37 @@ def test_large_writes_pipelined_behind_the_handshake(server):
         c.close_session()
         c.close()
     roundtrip(server)
+
+
+def test_write_over_the_log_entry_limit_with_a_large_jute_maxbuffer(kind):
+    """jute.maxbuffer=32 MiB and a 20 MB create: ZooKeeper stores it; pk-server clamps jute.maxbuffer to 8 MiB (a
+    write must fit one replicated log entry) and closes the connection like ZooKeeper does for any frame over
+    jute.maxbuffer. pk-server used to accept the frame and stop on an assertion (the batch exceeded px's 16 MiB
+    value limit). Either way the server must go on serving."""
+    from conftest import new_port
+    import zkserver
+    s = zkserver.Server(kind, new_port(kind), name="bigwrite-%s" % kind, java_props=["-Djute.maxbuffer=33554432"])
+    s.start(timeout_s=60)
+    try:
+        c = zkwire.connect("127.0.0.1", s.port, io_timeout_s=60)
+        big = b"z" * 20000000
+        try:
+            rep = c.create("/big", big)
+            created = rep.err == 0
+        except zkwire.ConnClosed:
+            created = False
+        if kind == "pk":
+            assert not created, "pk-server took a 20 MB write"
+        else:
+            assert created
+        c.close()
+        roundtrip(s)
+        d = zkwire.connect("127.0.0.1", s.port, io_timeout_s=60)
+        g = d.get_data("/big")
+        assert (g.err == 0 and zkwire.decode_body(zkwire.OP_GETDATA, g.body)[0] == big) if created else g.err == -101
+        d.close_session()
+        d.close()
+        assert s.running
+    finally:
+        s.stop()
+        s.cleanup()

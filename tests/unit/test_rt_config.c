@@ -29,6 +29,18 @@ Test(rt_config, defaults_match_zookeeper) {
     rt_config_deinit(&cfg);
 }
 
+Test(rt_config, jute_maxbuffer_is_clamped) {
+    /* a write must fit one replicated log entry: larger values are clamped (with a warning), not refused */
+    rt_config cfg;
+    char err[256] = "";
+    cr_assert_eq(parse(&cfg, "dataDir=/tmp/x\njute.maxbuffer=33554432\n", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg.jute_max_buffer, RT_MAX_JUTE_BUFFER);
+    rt_config_deinit(&cfg);
+    cr_assert_eq(parse(&cfg, "dataDir=/tmp/x\njute.maxbuffer=4194304\n", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg.jute_max_buffer, 4194304u);
+    rt_config_deinit(&cfg);
+}
+
 Test(rt_config, full_file) {
     rt_config cfg;
     char err[256] = "";

@@ -591,3 +591,87 @@ Test(zk_multi, batches_sessions_and_digest_sensitivity) {
     zkt_deinit(&a);
     zkt_deinit(&b);
 }
+
+/* A digest auth id of the given length ("u...u:hash" shape; only its bytes matter here). */
+static zk_auth_id long_digest_id(char *buf, size_t len, char tag) {
+    memset(buf, tag, len);
+    buf[len - 1] = '\0';
+    return (zk_auth_id){pk_slice_str("digest"), {(const uint8_t *)buf, len - 1}};
+}
+
+Test(zk_multi, auth_acl_expansion_is_bounded) {
+    /* 16 ids of ~1 KiB and 80 distinct "auth" entries would expand to ~1.3 MB of ACL: InvalidACL, no txn growth */
+    zkt t;
+    zkt_init(&t);
+    static char idbuf[16][1024];
+    zk_auth_id ids[16];
+    for (int i = 0; i < 16; i++) ids[i] = long_digest_id(idbuf[i], sizeof idbuf[i], (char)('a' + i));
+    zk_auth auth = {ids, 16};
+    struct wire_acl acl[80];
+    char names[80][8];
+    for (int i = 0; i < 80; i++) {
+        snprintf(names[i], sizeof names[i], "x%d", i);
+        acl[i] = zkt_acl1(ZK_PERM_ALL, "auth", names[i]);
+    }
+    pk_buf b;
+    pk_buf_init(&b);
+    zkt_create_body(&b, "/big-acl", "", 0, acl, 80);
+    cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, &auth), ZK_ERR_INVALID_ACL);
+    struct wire_stat st;
+    cr_assert_eq(zkt_stat(&t, "/big-acl", &st), ZK_ERR_NO_NODE);
+    /* 40 entries (~0.66 MB expanded) are fine */
+    zkt_create_body(&b, "/big-acl", "", 0, acl, 40);
+    cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, &auth), ZK_ERR_OK);
+    pk_buf_deinit(&b);
+    zkt_deinit(&t);
+}
+
+Test(zk_multi, oversized_multi_fails_whole) {
+    /* 15 creates, each with ~0.66 MB of expanded ACL: ~10 MB of txn > ZK_TXN_MAX_BYTES, so the multi fails at its
+     * first op (BadArguments), the rest RuntimeInconsistency, and nothing changes */
+    zkt t;
+    zkt_init(&t);
+    static char idbuf[16][1024];
+    zk_auth_id ids[16];
+    for (int i = 0; i < 16; i++) ids[i] = long_digest_id(idbuf[i], sizeof idbuf[i], (char)('a' + i));
+    zk_auth auth = {ids, 16};
+    struct wire_acl acl[40];
+    char names[40][8];
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof names[i], "x%d", i);
+        acl[i] = zkt_acl1(ZK_PERM_ALL, "auth", names[i]);
+    }
+    enum { N = 16 };
+    char paths[N][16];
+    pk_buf b;
+    pk_buf_init(&b);
+    for (int i = 0; i < N; i++) {
+        snprintf(paths[i], sizeof paths[i], "/om%d", i);
+        struct wire_request r;
+        memset(&r, 0, sizeof r);
+        r.op = ZK_OP_CREATE;
+        r.u.create = (struct wire_create_request){pk_slice_str(paths[i]), pk_slice_str("d"), {40, acl, {NULL, 0}}, 0};
+        multi_op(&b, &r);
+    }
+    wire_multi_done_encode(&b);
+    uint64_t digest = zk_state_digest(t.s);
+    pk_buf txn;
+    pk_buf_init(&txn);
+    cr_assert_eq(zkt_prep(&t, 0, ZK_OP_MULTI, &b, &auth, &txn), ZK_ERR_OK);
+    cr_assert_leq(txn.len, (size_t)ZK_TXN_MAX_BYTES);
+    cr_assert_lt(txn.len, 4096u, "an all-error multi is small (%zu bytes)", txn.len);
+    cr_assert_eq(zkt_apply(&t, pk_buf_slice(&txn)), 0);
+    pk_buf want;
+    pk_buf_init(&want);
+    for (int i = 0; i < N; i++) wire_multi_error_result_encode(&want, i == 0 ? ZK_ERR_BAD_ARGUMENTS : ZK_ERR_RUNTIME_INCONSISTENCY);
+    wire_multi_done_encode(&want);
+    cr_assert_eq(t.reply.len, want.len);
+    cr_assert_eq(memcmp(t.reply.data, want.data, want.len), 0);
+    cr_assert_eq(zk_state_digest(t.s), digest, "nothing applied");
+    /* the overlay kept nothing: each path can be created now */
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/om0", "", 0), 0);
+    pk_buf_deinit(&want);
+    pk_buf_deinit(&txn);
+    pk_buf_deinit(&b);
+    zkt_deinit(&t);
+}
