@@ -246,6 +246,8 @@ void rt_conn_close(rt_conn *c) {
         if (p->state == RT_PEND_WRITE) p->conn = NULL; /* freed when its txn is applied */
         else rt_pending_free(p);
     }
+    if (c->node_wait) srv->node_waiting--;
+    c->node_wait = false;
     srv->conn_count--;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
@@ -284,7 +286,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 /* Starts or stops reading based on back-pressure. */
 static void update_reading(rt_conn *c) {
     bool want = !c->closed && c->state != RT_CONN_CLOSING && c->pending_count < RT_MAX_PENDING &&
-                c->out.len < RT_MAX_OUTPUT_BYTES / 4;
+                c->out.len < RT_MAX_OUTPUT_BYTES / 4 && !c->node_wait;
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
     } else if (!want && c->reading) {
@@ -592,6 +594,19 @@ void rt_conn_drain(rt_conn *c) {
     if (!was_reading && c->reading && c->state == RT_CONN_ACTIVE) process_input(c);
 }
 
+/* Lets connections that stopped on a saturated node take requests again, while the node has room. */
+void rt_conn_resume_node_waiters(rt_server *srv) {
+    for (pk_list *l = srv->all_conns.next, *next; l != &srv->all_conns && srv->node_waiting > 0; l = next) {
+        next = l->next;
+        rt_conn *c = PK_CONTAINER_OF(l, rt_conn, all_link);
+        if (!c->node_wait) continue;
+        if (!srv->node || rt_node_saturated(srv->node)) return;
+        c->node_wait = false;
+        srv->node_waiting--;
+        process_input(c); /* takes the buffered frames, then starts reading again (update_reading) */
+    }
+}
+
 /* Queues an immediate reply (error or auth result) behind earlier requests. */
 static void reply_in_order(rt_conn *c, int32_t xid, int32_t op, uint64_t zxid, int32_t err, bool close_after) {
     if (pk_list_empty(&c->pending)) {
@@ -728,6 +743,11 @@ static void process_input(rt_conn *c) {
             return;
         }
         if (rc == 0) break;
+        if (srv->node && rt_node_saturated(srv->node)) { /* resumed by rt_conn_resume_node_waiters */
+            if (!c->node_wait) srv->node_waiting++;
+            c->node_wait = true;
+            break;
+        }
         pk_slice frame = {c->in.data + off + 4, body_len};
         off += 4 + body_len;
         if (c->state == RT_CONN_HANDSHAKE) handle_connect(c, frame);

@@ -535,9 +535,12 @@ void rt_node_flush(rt_node *n) {
     handle_update(n, &u);
 }
 
+/* True while a full batch waits for room in px's window. */
+bool rt_node_saturated(const rt_node *n) { return n->batch.len >= NODE_MAX_BATCH_BYTES; }
+
 /* Periodic work: expire sessions, reap containers and TTL nodes. */
 void rt_node_tick(rt_node *n) {
-    if (!n->serving || !n->leader) return;
+    if (!n->serving || !n->leader || rt_node_saturated(n)) return; /* expiry waits while the batch is full */
     uint64_t ids[NODE_EXPIRE_MAX];
     size_t count = zk_expiry_due(n->expiry, rt_now_ms(n->srv), ids, NODE_EXPIRE_MAX);
     for (size_t i = 0; i < count; i++) {
@@ -631,6 +634,16 @@ static void finish_recovered(recovered *r) {
     r->count = out;
     free(keys);
     free(sorted);
+}
+
+/* px's window of unchosen slots: 256, or PK_TEST_WINDOW_SLOTS (tests make the window fill with it). */
+static uint32_t node_window_slots(void) {
+    const char *v = getenv("PK_TEST_WINDOW_SLOTS");
+    if (v == NULL || *v == '\0') return 256;
+    long w = strtol(v, NULL, 10);
+    if (w < 1 || w > 4096) return 256;
+    LOG_WARN("PK_TEST_WINDOW_SLOTS=%ld: px's window of unchosen slots is %ld (a test setting)", w, w);
+    return (uint32_t)w;
 }
 
 /* Loads meta, the newest snapshot and the WAL tail, and starts px with them. */
@@ -733,7 +746,7 @@ int rt_node_open(rt_server *srv, rt_node **out) {
         .node_count = 1,
         .heartbeat_interval_ms = cfg->tick_time_ms,
         .election_timeout_ms = (uint64_t)cfg->tick_time_ms * 5,
-        .window_slots = 256,
+        .window_slots = node_window_slots(),
         .seed = (uint64_t)rt_wall_ms() ^ ((uint64_t)getpid() << 32),
     };
     n->px = px_replica_new(&n->pxcfg);

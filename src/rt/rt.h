@@ -113,6 +113,7 @@ struct rt_conn {
     uint64_t lat_min_ms, lat_max_ms, lat_sum_ms, lat_count;
     bool closed;
     bool processing;              /* process_input is on the stack (no re-entry) */
+    bool node_wait;               /* stopped taking requests while the node's batch was full (rt_node_saturated) */
 };
 
 /* ---- server ---- */
@@ -141,6 +142,7 @@ struct rt_server {
     uint64_t lat_min_ms, lat_max_ms, lat_sum_ms, lat_count;
     uint64_t outstanding;
     uint64_t sync_waiting;        /* pending syncs across connections (drained after each apply) */
+    uint64_t node_waiting;        /* connections with node_wait set (resumed before the loop sleeps) */
     uint64_t auth_failed_count;
     void *sasl_ready;             /* non-NULL when SASL is configured */
     pk_buf event_frame;           /* rt_conn_fanout's scratch: the notification frame being copied */
@@ -169,6 +171,8 @@ void rt_conn_fanout(rt_server *srv, const zk_events *events, const zk_delivery *
 void rt_conn_complete(rt_pending *p, uint64_t zxid, int32_t err, pk_slice body);
 /* Runs queued local ops and flushes finished replies from the head of the pending list. */
 void rt_conn_drain(rt_conn *c);
+/* Lets connections that stopped on a saturated node take requests again, while the node has room. */
+void rt_conn_resume_node_waiters(rt_server *srv);
 /* Sends the ConnectResponse for a session created (or refused) by the node. */
 void rt_conn_session_ready(rt_conn *c, bool ok);
 /* Builds the connection's zk_auth view. */
@@ -217,6 +221,10 @@ bool rt_node_session_closing(const rt_node *n, uint64_t session_id);
 void rt_node_touch(rt_node *n, uint64_t session_id, int32_t timeout_ms);
 /* Proposes what was resolved this loop iteration (called before the loop sleeps). */
 void rt_node_flush(rt_node *n);
+/* True while a full batch (NODE_MAX_BATCH_BYTES) could not be proposed because px's window of unchosen slots is
+ * full (the WAL is behind): connections take no more requests until it is proposed, so no batch outgrows one
+ * px value however long a disk stalls. */
+bool rt_node_saturated(const rt_node *n);
 /* Starts the next WAL write (called only before the loop sleeps, after the replies were flushed): inline when
  * the batch is small and the loop has nothing else ready (returns true: the batch was applied and its replies
  * wait in dirty connections), else on the pool (returns false). */

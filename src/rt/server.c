@@ -117,6 +117,10 @@ static void on_before_sleep(uv_prepare_t *h) {
     rt_server *srv = h->data;
     for (int round = 0; round < 1000000; round++) {
         if (srv->node) rt_node_flush(srv->node);
+        if (srv->node && srv->node_waiting > 0 && !rt_node_saturated(srv->node)) {
+            rt_conn_resume_node_waiters(srv);
+            rt_node_flush(srv->node);
+        }
         flush_dirty(srv);
         if (!srv->node || !rt_node_commit(srv->node)) break;
     }

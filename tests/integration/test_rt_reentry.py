@@ -99,3 +99,38 @@ def test_write_over_the_log_entry_limit_with_a_large_jute_maxbuffer(kind):
     finally:
         s.stop()
         s.cleanup()
+
+
+def test_full_window_holds_requests_back(kind, monkeypatch):
+    """px's window of unchosen slots fills when the WAL falls behind (a slow disk): a full batch (4 MiB) then
+    cannot be proposed. pk-server used to keep resolving requests into it until it passed px's 16 MiB value
+    limit and stopped on an assertion; now connections stop taking requests until the batch is proposed.
+    PK_TEST_WINDOW_SLOTS=1 makes the window fill at the second batch (ZooKeeper ignores the variable)."""
+    from conftest import new_port
+    import zkserver
+    monkeypatch.setenv("PK_TEST_WINDOW_SLOTS", "1")
+    s = zkserver.Server(kind, new_port(kind), name="window-%s" % kind)
+    s.start(timeout_s=60)
+    try:
+        conns = [zkwire.connect("127.0.0.1", s.port, io_timeout_s=120) for _ in range(6)]
+        assert conns[0].create("/w", b"").err == 0
+        for i in range(len(conns)):
+            assert conns[0].create("/w/%d" % i, b"").err == 0
+        xids = []
+        for rnd in range(12):
+            for i, c in enumerate(conns):
+                body = zkwire.req_setdata("/w/%d" % i, bytes([48 + rnd % 10]) * 900000, -1)
+                xids.append((c, c.send_request(zkwire.OP_SETDATA, body)))
+        for c, xid in xids:
+            rep = c.recv_reply(xid, timeout_s=120)
+            assert rep.err == 0, rep
+        for i, c in enumerate(conns):
+            g = c.exists("/w/%d" % i)
+            assert zkwire.decode_body(zkwire.OP_EXISTS, g.body)["version"] == 12
+            c.close_session()
+            c.close()
+        roundtrip(s)
+        assert s.running
+    finally:
+        s.stop()
+        s.cleanup()
