@@ -1,7 +1,7 @@
-/* htab: the open-addressing pointer table used for nodes, ACLs, sessions, watches and the prep overlay.
- * Capacity is any size >= ZK_HTAB_MIN_CAP (not a power of two): an item's home slot is the multiply-shift
- * reduction of the low 32 bits of its hash, which the table stores beside the slot, so growth and
- * removal never call hash_of (a node's hash_of rehashes its whole path). */
+/* htab: the open-addressing pointer table used for ACLs, sessions, watches and the prep overlay, and zk_ntab,
+ * the node table (node ids keyed by path). Capacity is any size >= ZK_HTAB_MIN_CAP (not a power of two): an
+ * item's home slot is the multiply-shift reduction of the low 32 bits of its hash, which the table stores
+ * beside the slot, so growth and removal never call hash_of (or, for zk_ntab, rehash a node's path). */
 #include "zk/zk_int.h"
 
 #define ZK_HTAB_MIN_CAP 16u

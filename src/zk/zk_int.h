@@ -11,7 +11,7 @@
  *    entry, the session's ephemeral entry and root_id, the only references the state keeps to a node.
  *  - ACL lists are interned (refcounted, like ZooKeeper's ReferenceCountedACLCache). A list is stored
  *    as its jute vector<ACL> bytes ("blob") plus decoded entries pointing into the blob. node_refs counts
- *    nodes (and prep overlay entries) using it; ext_refs counts zk_events holding it. A list is in the
+ *    nodes using it (prep overlay entries keep their own copy of the ACL bytes); ext_refs counts zk_events holding it. A list is in the
  *    intern table (zk_acls) while node_refs > 0 and is freed when both counts reach zero. A node names its
  *    list by a 32-bit index (zk_node.acl, zk_acls.by_idx), held while the list is interned.
  *  - Sessions: a table id -> {timeout, passwd, vector of ephemeral node ids}.
@@ -40,8 +40,8 @@ typedef struct zk_htab {
                        * (multiply-shift), and probes skip most items without touching them */
     size_t cap;       /* any size >= 16 (load <= 0.85, 0.6 after a growth), or 0 */
     size_t count;
-    uint64_t (*hash_of)(const void *item); /* only zk_htab_insert / zk_htab_remove call it (a node's
-                                              * hash_of rehashes its path); growth and removal shifts never do */
+    uint64_t (*hash_of)(const void *item); /* only zk_htab_insert / zk_htab_remove call it; growth and
+                                              * removal shifts never do */
 } zk_htab;
 
 /* Initializes an empty table whose items report their hash through hash_of. */

@@ -326,19 +326,19 @@ static void fz_chaos_step(uint32_t max_down) {
         else fz_deliver(i, f < 10);
     } else if (r < 620) {
         fz_persist(id);
-    } else if (r < 800) {
+    } else if (r < 795) {
         if (W->nodes[id].up) { W->nodes[id].now += 1 + pk_prng_below(g, 80); fz_step(id, (px_event){.kind = PX_EV_TICK}); }
+    } else if (r < 800) { /* tell px what was applied (an ensemble of one then frees those entries) */
+        fz_node *n = &W->nodes[id];
+        if (n->up && n->applied > 0) fz_step(id, (px_event){.kind = PX_EV_APPLIED, .u.applied.slot = pk_prng_below(g, n->applied + 1)});
     } else if (r < 940) {
         if (W->nodes[id].up) fz_propose(id);
     } else if (r < 955) {
         if (W->nodes[id].up && down + lost < max_down) fz_crash(id);
     } else if (r < 975) {
         if (!W->nodes[id].up) fz_start(id, W->disk_loss && lost == 0 && down <= max_down && pk_prng_chance(g, 1, 3));
-    } else if (r < 980) {
+    } else if (r < 985) {
         if (W->nodes[id].up) fz_snapshot(id);
-    } else if (r < 985) { /* tell px what was applied (an ensemble of one then frees those entries) */
-        fz_node *n = &W->nodes[id];
-        if (n->up && n->applied > 0) fz_step(id, (px_event){.kind = PX_EV_APPLIED, .u.applied.slot = pk_prng_below(g, n->applied + 1)});
     } else if (r < 990) {
         for (uint32_t i = 1; i <= W->n; i++) W->nodes[i].group = (uint32_t)pk_prng_below(g, 2);
     } else {

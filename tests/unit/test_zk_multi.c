@@ -608,7 +608,7 @@ Test(zk_multi, auth_acl_expansion_is_bounded) {
     for (int i = 0; i < 16; i++) ids[i] = long_digest_id(idbuf[i], sizeof idbuf[i], (char)('a' + i));
     zk_auth auth = {ids, 16};
     struct wire_acl acl[80];
-    char names[80][8];
+    char names[80][16];
     for (int i = 0; i < 80; i++) {
         snprintf(names[i], sizeof names[i], "x%d", i);
         acl[i] = zkt_acl1(ZK_PERM_ALL, "auth", names[i]);
@@ -636,7 +636,7 @@ Test(zk_multi, oversized_multi_fails_whole) {
     for (int i = 0; i < 16; i++) ids[i] = long_digest_id(idbuf[i], sizeof idbuf[i], (char)('a' + i));
     zk_auth auth = {ids, 16};
     struct wire_acl acl[40];
-    char names[40][8];
+    char names[40][16];
     for (int i = 0; i < 40; i++) {
         snprintf(names[i], sizeof names[i], "x%d", i);
         acl[i] = zkt_acl1(ZK_PERM_ALL, "auth", names[i]);
