@@ -603,6 +603,9 @@ void rt_conn_resume_node_waiters(rt_server *srv) {
         if (!srv->node || rt_node_saturated(srv->node)) return;
         c->node_wait = false;
         srv->node_waiting--;
+        /* to the back of the list: the next round starts with the connections this one could not reach */
+        pk_list_remove(&c->all_link);
+        pk_list_push_back(&srv->all_conns, &c->all_link);
         process_input(c); /* takes the buffered frames, then starts reading again (update_reading) */
     }
 }
