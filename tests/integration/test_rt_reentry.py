@@ -15,8 +15,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
+import zkserver  # noqa: E402
 import zkwire  # noqa: E402
-from conftest import roundtrip  # noqa: E402
+from conftest import new_port, roundtrip  # noqa: E402
 
 VALUE_BYTES = 1000000   # under the default jute.maxbuffer (1 MiB - 1) with the request around it
 WRITES = 6              # 6 MB: crosses the 4 MiB batch limit while the createSession is applied
@@ -72,8 +73,6 @@ def test_write_over_the_log_entry_limit_with_a_large_jute_maxbuffer(kind):
     write must fit one replicated log entry) and closes the connection like ZooKeeper does for any frame over
     jute.maxbuffer. pk-server used to accept the frame and stop on an assertion (the batch exceeded px's 16 MiB
     value limit). Either way the server must go on serving."""
-    from conftest import new_port
-    import zkserver
     s = zkserver.Server(kind, new_port(kind), name="bigwrite-%s" % kind, java_props=["-Djute.maxbuffer=33554432"])
     s.start(timeout_s=60)
     try:
@@ -106,8 +105,6 @@ def test_full_window_holds_requests_back(kind, monkeypatch):
     cannot be proposed. pk-server used to keep resolving requests into it until it passed px's 16 MiB value
     limit and stopped on an assertion; now connections stop taking requests until the batch is proposed.
     PK_TEST_WINDOW_SLOTS=1 makes the window fill at the second batch (ZooKeeper ignores the variable)."""
-    from conftest import new_port
-    import zkserver
     monkeypatch.setenv("PK_TEST_WINDOW_SLOTS", "1")
     s = zkserver.Server(kind, new_port(kind), name="window-%s" % kind)
     s.start(timeout_s=60)

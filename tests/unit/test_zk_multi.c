@@ -592,55 +592,57 @@ Test(zk_multi, batches_sessions_and_digest_sensitivity) {
     zkt_deinit(&b);
 }
 
-/* A digest auth id of the given length ("u...u:hash" shape; only its bytes matter here). */
-static zk_auth_id long_digest_id(char *buf, size_t len, char tag) {
-    memset(buf, tag, len);
-    buf[len - 1] = '\0';
-    return (zk_auth_id){pk_slice_str("digest"), {(const uint8_t *)buf, len - 1}};
+/* A session authenticated with 16 digest ids of ~1 KiB and an ACL of `count` distinct "auth" entries: each entry
+ * expands to the 16 ids, so the ACL grows ~16.7 KB per entry when fixed up. */
+typedef struct big_auth {
+    char idbuf[16][1024];
+    zk_auth_id ids[16];
+    zk_auth auth;
+    char names[80][16];
+    struct wire_acl acl[80];
+} big_auth;
+
+/* Fills b (static storage: ~20 KB) with the ids and count <= 80 ACL entries. */
+static void big_auth_init(big_auth *b, int count) {
+    cr_assert_leq(count, 80);
+    for (int i = 0; i < 16; i++) {
+        memset(b->idbuf[i], 'a' + i, sizeof b->idbuf[i] - 1);
+        b->idbuf[i][sizeof b->idbuf[i] - 1] = '\0';
+        b->ids[i] = (zk_auth_id){pk_slice_str("digest"), pk_slice_str(b->idbuf[i])};
+    }
+    b->auth = (zk_auth){b->ids, 16};
+    for (int i = 0; i < count; i++) {
+        snprintf(b->names[i], sizeof b->names[i], "x%d", i);
+        b->acl[i] = zkt_acl1(ZK_PERM_ALL, "auth", b->names[i]);
+    }
 }
 
 Test(zk_multi, auth_acl_expansion_is_bounded) {
-    /* 16 ids of ~1 KiB and 80 distinct "auth" entries would expand to ~1.3 MB of ACL: InvalidACL, no txn growth */
+    /* 80 distinct "auth" entries would expand to ~1.3 MB of ACL: InvalidACL, no txn growth */
     zkt t;
     zkt_init(&t);
-    static char idbuf[16][1024];
-    zk_auth_id ids[16];
-    for (int i = 0; i < 16; i++) ids[i] = long_digest_id(idbuf[i], sizeof idbuf[i], (char)('a' + i));
-    zk_auth auth = {ids, 16};
-    struct wire_acl acl[80];
-    char names[80][16];
-    for (int i = 0; i < 80; i++) {
-        snprintf(names[i], sizeof names[i], "x%d", i);
-        acl[i] = zkt_acl1(ZK_PERM_ALL, "auth", names[i]);
-    }
+    static big_auth ba;
+    big_auth_init(&ba, 80);
     pk_buf b;
     pk_buf_init(&b);
-    zkt_create_body(&b, "/big-acl", "", 0, acl, 80);
-    cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, &auth), ZK_ERR_INVALID_ACL);
+    zkt_create_body(&b, "/big-acl", "", 0, ba.acl, 80);
+    cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, &ba.auth), ZK_ERR_INVALID_ACL);
     struct wire_stat st;
     cr_assert_eq(zkt_stat(&t, "/big-acl", &st), ZK_ERR_NO_NODE);
     /* 40 entries (~0.66 MB expanded) are fine */
-    zkt_create_body(&b, "/big-acl", "", 0, acl, 40);
-    cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, &auth), ZK_ERR_OK);
+    zkt_create_body(&b, "/big-acl", "", 0, ba.acl, 40);
+    cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, &ba.auth), ZK_ERR_OK);
     pk_buf_deinit(&b);
     zkt_deinit(&t);
 }
 
 Test(zk_multi, oversized_multi_fails_whole) {
-    /* 15 creates, each with ~0.66 MB of expanded ACL: ~10 MB of txn > ZK_TXN_MAX_BYTES, so the multi fails at its
-     * first op (BadArguments), the rest RuntimeInconsistency, and nothing changes */
+    /* 16 creates, each with ~0.66 MB of expanded ACL: ~10.7 MB of txn > ZK_TXN_MAX_BYTES, so the multi fails at
+     * its first op (BadArguments), the rest RuntimeInconsistency, and nothing changes */
     zkt t;
     zkt_init(&t);
-    static char idbuf[16][1024];
-    zk_auth_id ids[16];
-    for (int i = 0; i < 16; i++) ids[i] = long_digest_id(idbuf[i], sizeof idbuf[i], (char)('a' + i));
-    zk_auth auth = {ids, 16};
-    struct wire_acl acl[40];
-    char names[40][16];
-    for (int i = 0; i < 40; i++) {
-        snprintf(names[i], sizeof names[i], "x%d", i);
-        acl[i] = zkt_acl1(ZK_PERM_ALL, "auth", names[i]);
-    }
+    static big_auth ba;
+    big_auth_init(&ba, 40);
     enum { N = 16 };
     char paths[N][16];
     pk_buf b;
@@ -650,14 +652,14 @@ Test(zk_multi, oversized_multi_fails_whole) {
         struct wire_request r;
         memset(&r, 0, sizeof r);
         r.op = ZK_OP_CREATE;
-        r.u.create = (struct wire_create_request){pk_slice_str(paths[i]), pk_slice_str("d"), {40, acl, {NULL, 0}}, 0};
+        r.u.create = (struct wire_create_request){pk_slice_str(paths[i]), pk_slice_str("d"), {40, ba.acl, {NULL, 0}}, 0};
         multi_op(&b, &r);
     }
     wire_multi_done_encode(&b);
     uint64_t digest = zk_state_digest(t.s);
     pk_buf txn;
     pk_buf_init(&txn);
-    cr_assert_eq(zkt_prep(&t, 0, ZK_OP_MULTI, &b, &auth, &txn), ZK_ERR_OK);
+    cr_assert_eq(zkt_prep(&t, 0, ZK_OP_MULTI, &b, &ba.auth, &txn), ZK_ERR_OK);
     cr_assert_leq(txn.len, (size_t)ZK_TXN_MAX_BYTES);
     cr_assert_lt(txn.len, 4096u, "an all-error multi is small (%zu bytes)", txn.len);
     cr_assert_eq(zkt_apply(&t, pk_buf_slice(&txn)), 0);
