@@ -80,17 +80,18 @@ static bool zk_path_special(pk_slice p) {
 static int32_t zk_apply_create(zk_state *s, const zk_txn_header *h, const zk_txn_op *op, pk_buf *reply,
                                zk_events *ev) {
     if (op->path.len < 2 || op->path.ptr[op->path.len - 1] == '/') return ZK_ERR_BAD_ARGUMENTS;
-    zk_node *parent = zk_tree_parent(s, op->path);
-    if (parent == NULL) return ZK_ERR_NO_NODE;
-    if (zk_tree_find(s, op->path) != NULL) return ZK_ERR_NODE_EXISTS;
-    if (zk_owner_is_session(zk_node_owner(parent))) return ZK_ERR_NO_CHILDREN_FOR_EPHEMERALS;
+    zk_loc loc;
+    if (zk_tree_locate(s, op->path, &loc) != NULL) return ZK_ERR_NODE_EXISTS;
+    if (loc.parent == NULL) return ZK_ERR_NO_NODE;
+    if (zk_owner_is_session(zk_node_owner(loc.parent))) return ZK_ERR_NO_CHILDREN_FOR_EPHEMERALS;
     if (zk_owner_is_session(op->owner) && zk_session_find(s, (uint64_t)op->owner) == NULL)
         return ZK_ERR_SESSION_EXPIRED;
     zk_acl *acl = zk_acl_intern(&s->acls, op->acl);
     PK_ASSERT(acl != NULL); /* validated at decode */
-    zk_node *n = zk_tree_create(s, &parent, op->path, op->data, acl, op->owner, h->zxid, h->time_ms);
+    zk_node *n = zk_tree_create(s, &loc, op->path, op->data, acl, op->owner, h->zxid, h->time_ms);
     zk_events_push(ev, ZK_EVENT_NODE_CREATED, op->path, zk_node_acl(s, n));
-    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, zk_node_path_slice(parent), zk_node_acl(s, parent));
+    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, (pk_slice){op->path.ptr, zk_path_parent_len(op->path)},
+                   zk_node_acl(s, loc.parent));
     if (reply != NULL) {
         jute_write_ustring(reply, op->path);
         if (op->op != ZK_OP_CREATE) zk_reply_stat(reply, n);
@@ -98,54 +99,61 @@ static int32_t zk_apply_create(zk_state *s, const zk_txn_header *h, const zk_txn
     return ZK_ERR_OK;
 }
 
-/* Deletes a node with its events. */
-static void zk_apply_delete_node(zk_state *s, zk_node *n, uint64_t zxid, zk_events *ev) {
-    pk_slice path = zk_node_path_slice(n);
-    zk_node *parent = zk_tree_parent(s, path);
-    PK_ASSERT(parent != NULL);
-    zk_events_push(ev, ZK_EVENT_NODE_DELETED, path, zk_node_acl(s, n));
-    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, zk_node_path_slice(parent), zk_node_acl(s, parent));
-    zk_tree_delete(s, parent, n, zxid);
+/* Deletes the node loc->n at path with its events. */
+static void zk_apply_delete_node(zk_state *s, zk_loc *loc, pk_slice path, uint64_t zxid, zk_events *ev) {
+    PK_ASSERT(loc->n != NULL && loc->parent != NULL);
+    zk_events_push(ev, ZK_EVENT_NODE_DELETED, path, zk_node_acl(s, loc->n));
+    zk_events_push(ev, ZK_EVENT_NODE_CHILDREN_CHANGED, (pk_slice){path.ptr, zk_path_parent_len(path)},
+                   zk_node_acl(s, loc->parent));
+    zk_tree_delete(s, loc, path, zxid);
 }
 
 /* Applies a delete / deleteContainer. */
 static int32_t zk_apply_delete(zk_state *s, const zk_txn_header *h, const zk_txn_op *op, zk_events *ev) {
     if (zk_path_special(op->path)) return ZK_ERR_BAD_ARGUMENTS;
-    zk_node *n = zk_tree_find(s, op->path);
+    zk_loc loc;
+    zk_node *n = zk_tree_locate(s, op->path, &loc);
     if (n == NULL) return ZK_ERR_NO_NODE;
     if (op->type == ZK_TXN_DELETE && op->version != -1 && op->version != zk_node_version(n)) return ZK_ERR_BAD_VERSION;
     if (zk_node_nkids(n) > 0) return ZK_ERR_NOT_EMPTY;
-    zk_apply_delete_node(s, n, h->zxid, ev);
+    zk_apply_delete_node(s, &loc, op->path, h->zxid, ev);
     return ZK_ERR_OK;
 }
 
 /* Applies setData / setACL / check. */
 static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn_op *op, pk_buf *reply,
                                zk_events *ev) {
-    uint64_t ph = zk_path_hash(op->path);
-    zk_node *n = zk_tree_find_h(s, op->path, ph);
+    zk_node *n = zk_tree_find(s, op->path);
     if (n == NULL) return ZK_ERR_NO_NODE;
     int32_t cur = op->type == ZK_TXN_SET_ACL ? zk_node_aversion(n) : zk_node_version(n);
     if (op->version != -1 && op->version != cur) return ZK_ERR_BAD_VERSION;
     if (op->type == ZK_TXN_SET_DATA) {
-        n = zk_tree_set_data(s, n, ph, op->data, h->zxid, h->time_ms);
+        n = zk_tree_set_data(s, n, zk_path_hash(op->path), op->data, h->zxid, h->time_ms);
         zk_events_push(ev, ZK_EVENT_NODE_DATA_CHANGED, op->path, zk_node_acl(s, n));
     } else if (op->type == ZK_TXN_SET_ACL) {
         zk_acl *acl = zk_acl_intern(&s->acls, op->acl);
         PK_ASSERT(acl != NULL);
-        n = zk_tree_set_acl(s, n, acl);
+        n = zk_tree_set_acl(s, n, zk_path_hash(op->path), acl);
     }
     if (reply != NULL && op->type != ZK_TXN_CHECK) zk_reply_stat(reply, n);
     return ZK_ERR_OK;
 }
 
-/* Compares two node pointers by path (closeSession deletes in path order, for determinism). */
-static int zk_node_path_cmp(const void *a, const void *b) {
-    const zk_node *x = *(zk_node *const *)a, *y = *(zk_node *const *)b;
-    size_t n = x->path_len < y->path_len ? x->path_len : y->path_len;
-    int c = memcmp(zk_node_path(x), zk_node_path(y), n); /* strcmp's order: paths hold no NUL byte */
+/* An ephemeral closeSession deletes: its id and where its rebuilt path is in the paths buffer. */
+typedef struct zk_close_ent {
+    uint32_t id;
+    uint32_t len;
+    size_t off;
+    const uint8_t *base; /* the paths buffer's data (set once the buffer is complete) */
+} zk_close_ent;
+
+/* Compares two closeSession entries by path (they are deleted in path order, for determinism). */
+static int zk_close_ent_cmp(const void *a, const void *b) {
+    const zk_close_ent *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->base + x->off, y->base + y->off, n); /* strcmp's order: paths hold no NUL byte */
     if (c != 0) return c;
-    return x->path_len < y->path_len ? -1 : x->path_len > y->path_len;
+    return x->len < y->len ? -1 : x->len > y->len;
 }
 
 /* Applies closeSession: deletes the session's ephemerals (in path order) and the session. */
@@ -153,13 +161,25 @@ static int32_t zk_apply_close_session(zk_state *s, const zk_txn_header *h, zk_ev
     zk_session *se = zk_session_find(s, h->session_id);
     if (se == NULL) return ZK_ERR_OK;
     uint32_t n = se->neph;
-    zk_node **v = pk_malloc((n ? n : 1) * sizeof(zk_node *));
-    for (uint32_t i = 0; i < n; i++) v[i] = zk_node_at(s, se->eph[i]); /* deletes move no other ephemeral */
-    qsort(v, n, sizeof(zk_node *), zk_node_path_cmp);
+    zk_close_ent *v = pk_malloc((n ? n : 1) * sizeof *v);
+    pk_buf paths;
+    pk_buf_init(&paths);
     for (uint32_t i = 0; i < n; i++) {
-        PK_ASSERT(zk_node_nkids(v[i]) == 0);
-        zk_apply_delete_node(s, v[i], h->zxid, ev);
+        size_t off = paths.len;
+        size_t len = zk_node_path_append(s, zk_node_at(s, se->eph[i]), &paths);
+        PK_ASSERT(len <= UINT32_MAX);
+        v[i] = (zk_close_ent){se->eph[i], (uint32_t)len, off, NULL};
     }
+    for (uint32_t i = 0; i < n; i++) v[i].base = paths.data;
+    qsort(v, n, sizeof *v, zk_close_ent_cmp);
+    for (uint32_t i = 0; i < n; i++) {
+        zk_node *e = zk_node_at(s, v[i].id); /* deletes move no other ephemeral (only parents move) */
+        PK_ASSERT(zk_node_nkids(e) == 0);
+        zk_loc loc;
+        zk_tree_loc_of(s, e, v[i].id, &loc);
+        zk_apply_delete_node(s, &loc, (pk_slice){paths.data + v[i].off, v[i].len}, h->zxid, ev);
+    }
+    pk_buf_deinit(&paths);
     free(v);
     PK_ASSERT(se->neph == 0);
     zk_session_remove(s, se);

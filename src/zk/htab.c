@@ -1,7 +1,8 @@
 /* htab: the open-addressing pointer table used for ACLs, sessions, watches and the prep overlay, and zk_ntab,
- * the node table (node ids keyed by path). Capacity is any size >= ZK_HTAB_MIN_CAP (not a power of two): an
- * item's home slot is the multiply-shift reduction of the low 32 bits of its hash, which the table stores
- * beside the slot, so growth and removal never call hash_of (or, for zk_ntab, rehash a node's path). */
+ * the node id table (each parent's children keyed by name, the reapable set keyed by id). Capacity is any
+ * size >= ZK_HTAB_MIN_CAP (zk_ntab: >= 2), not a power of two: an item's home slot is the multiply-shift
+ * reduction of the low 32 bits of its hash, which the table stores beside the slot, so growth and removal
+ * never call hash_of (or, for zk_ntab, rehash a node's name). */
 #include "zk/zk_int.h"
 
 #define ZK_HTAB_MIN_CAP 16u
@@ -40,7 +41,7 @@ static inline size_t zk_htab_home(uint32_t h32, size_t cap) { return (size_t)(((
 /* True when count items are within the maximum load of cap slots. */
 static inline bool zk_htab_fits(size_t count, size_t cap) { return count * ZK_HTAB_LOAD_DEN <= cap * ZK_HTAB_LOAD_NUM; }
 
-/* The capacity that holds n items at load num/den, or 0 when cap already holds them (both tables' policy). */
+/* The capacity that holds n items at load num/den, or 0 when cap already holds them. */
 static size_t zk_htab_cap_for(size_t cap, size_t n, size_t num, size_t den) {
     if (cap > 0 && zk_htab_fits(n, cap)) return 0;
     size_t ncap = n / num * den + den;
@@ -156,7 +157,16 @@ void zk_htab_remove_h(zk_htab *t, const void *item, uint64_t h) {
     }
 }
 
-/* ---- zk_ntab: the node table (node ids and 32-bit path hashes packed in one 64-bit entry) ---- */
+/* ---- zk_ntab: node id tables (node ids and 32-bit key hashes packed in one 64-bit entry) ---- */
+
+/* The capacity that holds n entries at load num/den, or 0 when cap already holds them; up to 5 entries (a
+ * parent's few children) take 2, 4 or 6 slots, so a small parent's table stays small. */
+static size_t zk_ntab_cap_for(size_t cap, size_t n, size_t num, size_t den) {
+    if (cap > 0 && zk_htab_fits(n, cap)) return 0;
+    size_t ncap = n <= 1 ? 2 : n <= 3 ? 4 : n <= 5 ? 6 : n / num * den + den;
+    PK_ASSERT(zk_htab_fits(n, ncap) && ncap > n);
+    return ncap;
+}
 
 /* An entry holding node id with 32-bit hash h32. */
 static inline uint64_t zk_ntab_ent(uint32_t id, uint32_t h32) { return (uint64_t)h32 << 32 | id; }
@@ -194,7 +204,7 @@ static void zk_ntab_place(uint64_t *ents, size_t cap, uint64_t e) {
 
 /* Moves every entry into a table of ncap slots. */
 static void zk_ntab_rehash(zk_ntab *t, size_t ncap) {
-    PK_ASSERT(ncap > t->count && ncap >= ZK_HTAB_MIN_CAP && ncap <= UINT32_MAX);
+    PK_ASSERT(ncap > t->count && ncap >= 2 && ncap <= UINT32_MAX);
     uint64_t *ne = pk_calloc(ncap, sizeof *ne);
     for (size_t i = 0; i < t->cap; i++) {
         if (t->ents[i] != 0) zk_ntab_place(ne, ncap, t->ents[i]);
@@ -206,7 +216,7 @@ static void zk_ntab_rehash(zk_ntab *t, size_t ncap) {
 
 /* Resizes the table to hold n entries at load num/den (when they do not fit under the maximum load). */
 static void zk_ntab_resize_for(zk_ntab *t, size_t n, size_t num, size_t den) {
-    size_t cap = zk_htab_cap_for(t->cap, n, num, den);
+    size_t cap = zk_ntab_cap_for(t->cap, n, num, den);
     if (cap) zk_ntab_rehash(t, cap);
 }
 
@@ -216,8 +226,8 @@ void zk_ntab_reserve(zk_ntab *t, size_t n) {
     zk_ntab_resize_for(t, n, 3, 4);
 }
 
-/* Finds the id of the node whose path is path (hash h) among the nodes of slab a. */
-uint32_t zk_ntab_find(const zk_ntab *t, const zk_slab *a, uint64_t h, pk_slice path) {
+/* Finds the id of the node named name (hash h) among the nodes of slab a. */
+uint32_t zk_ntab_find(const zk_ntab *t, const zk_slab *a, uint64_t h, pk_slice name) {
     PK_ASSERT(t != NULL && a != NULL);
     if (t->cap == 0) return 0;
     uint32_t h32 = (uint32_t)h;
@@ -227,7 +237,7 @@ uint32_t zk_ntab_find(const zk_ntab *t, const zk_slab *a, uint64_t h, pk_slice p
         if (e == 0) return 0;
         if ((uint32_t)(e >> 32) == h32) {
             const zk_node *x = (const zk_node *)(const void *)zk_slab_at(a, (uint32_t)e);
-            if (x->path_len == path.len && memcmp(zk_node_path(x), path.ptr, path.len) == 0) return (uint32_t)e;
+            if (zk_node_name_len(x) == name.len && memcmp(zk_node_name(x), name.ptr, name.len) == 0) return (uint32_t)e;
         }
         if (++i == t->cap) i = 0;
     }

@@ -505,8 +505,8 @@ static void zk_prep_close_ephemerals(zk_prep *p, const zk_state *s, uint64_t sid
     const zk_session *se = zk_session_find(s, sid);
     for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
         const zk_node *n = zk_node_at(s, se->eph[i]);
-        pk_buf_append(&paths, zk_node_path(n), n->path_len);
-        pk_buf_append(&paths, "", 1); /* the node stores no NUL */
+        zk_node_path_append(s, n, &paths); /* rebuilt from the names up to the root */
+        pk_buf_append(&paths, "", 1);
     }
     for (size_t i = 0; i < p->map.cap; i++) {
         const zk_prep_entry *e = p->map.slots[i];

@@ -26,18 +26,15 @@ static void zk_read_data(pk_buf *out, const zk_node *n) {
     else jute_write_buffer(out, n->data_len == 0 ? jute_empty() : (pk_slice){zk_node_data(n), (size_t)n->data_len});
 }
 
-/* Appends the children names of a node as vector<ustring>. */
+/* Appends the children names of a node as vector<ustring> (in its child table's slot order, which like
+ * ZooKeeper's HashSet order is not the creation order). */
 static void zk_read_children(const zk_state *s, pk_buf *out, const zk_node *n) {
-    uint32_t nk = zk_node_nkids(n);
-    const uint32_t *kids = zk_node_kids(n);
-    jute_write_vector_count(out, (int32_t)nk);
-    for (uint32_t i = 0; i < nk; i++) {
-        const zk_node *c = zk_node_at(s, kids[i]);
-        const char *cp = zk_node_path(c);
-        size_t k = c->path_len;
-        while (k > 0 && cp[k - 1] != '/') k--;
-        PK_ASSERT(k > 0);
-        jute_write_ustring(out, (pk_slice){(const uint8_t *)cp + k, c->path_len - k});
+    zk_ntab t;
+    zk_node_kids_load(n, &t);
+    jute_write_vector_count(out, (int32_t)t.count);
+    for (size_t i = 0; i < t.cap; i++) {
+        uint32_t id = zk_ntab_id(&t, i);
+        if (id != 0) jute_write_ustring(out, zk_node_name_slice(zk_node_at(s, id)));
     }
 }
 
@@ -98,15 +95,17 @@ static int64_t zk_count_descendants(const zk_state *s, const zk_node *n) {
     pk_buf_append(&st, &n, sizeof n);
     size_t guard = 0;
     while (st.len > 0) {
-        PK_ASSERT(guard++ <= s->nodes.count);
+        PK_ASSERT(guard++ <= s->node_count);
         const zk_node *c;
         memcpy(&c, st.data + st.len - sizeof c, sizeof c);
         st.len -= sizeof c;
-        uint32_t nk = zk_node_nkids(c);
-        const uint32_t *kids = zk_node_kids(c);
-        total += nk;
-        for (uint32_t i = 0; i < nk; i++) {
-            const zk_node *k = zk_node_at(s, kids[i]);
+        zk_ntab t;
+        zk_node_kids_load(c, &t);
+        total += (int64_t)t.count;
+        for (size_t i = 0; i < t.cap; i++) {
+            uint32_t id = zk_ntab_id(&t, i);
+            if (id == 0) continue;
+            const zk_node *k = zk_node_at(s, id);
             if (zk_node_nkids(k) > 0) pk_buf_append(&st, &k, sizeof k);
         }
     }
@@ -127,9 +126,15 @@ static void zk_read_ephemerals(const zk_state *s, uint64_t sid, pk_slice prefix,
     jute_write_int(out, 0);
     int32_t n = 0;
     for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
-        const zk_node *e = zk_node_at(s, se->eph[i]);
-        if (!all && (e->path_len < prefix.len || memcmp(zk_node_path(e), prefix.ptr, prefix.len) != 0)) continue;
-        jute_write_ustring(out, zk_node_path_slice(e));
+        size_t at = out->len;
+        jute_write_int(out, 0);
+        size_t len = zk_node_path_append(s, zk_node_at(s, se->eph[i]), out); /* rebuilt from the names */
+        PK_ASSERT(len <= INT32_MAX);
+        if (!all && (len < prefix.len || memcmp(out->data + at + 4, prefix.ptr, prefix.len) != 0)) {
+            out->len = at;
+            continue;
+        }
+        pk_put_u32(out->data + at, (uint32_t)len);
         n++;
     }
     pk_put_u32(out->data + mark, (uint32_t)n);
@@ -243,8 +248,8 @@ size_t zk_reap_candidates(const zk_state *s, int64_t now_ms, size_t max, pk_buf 
             due = now_ms - zk_node_mtime(n) > ttl;
         }
         if (!due) continue;
-        pk_buf_append(paths_out, zk_node_path(n), n->path_len);
-        pk_buf_append(paths_out, "", 1); /* the node stores no NUL */
+        zk_node_path_append(s, n, paths_out); /* rebuilt from the names up to the root */
+        pk_buf_append(paths_out, "", 1);
         found++;
     }
     return found;

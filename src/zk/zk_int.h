@@ -1,25 +1,29 @@
 /* zk internals shared by the files of src/zk (not part of the public contract; include zk.h instead).
  *
  * Layout of the replicated state:
- *  - Nodes live in one open-addressing hash table keyed by full path (zk_ntab, hash = zk_path_hash(path),
- *    stored as 32 bits beside each slot's node id; the node itself does not cache it). Each node is ONE
- *    block of the state's slab (zk_slab), named by a 32-bit node id (zk_node_at decodes it): the compact
- *    header, optional owner/wide stat fields, the path (not NUL-terminated) and the data bytes (see
- *    "nodes" below). Children are a vector of node ids in the parent; every child knows its index there
- *    (pidx), so removal is O(1) (swap with the last). A node that changes size (data length, narrow ->
- *    wide) moves to a new block with a new id; zk_node_move re-points the table slots, the parent's kids
- *    entry, the session's ephemeral entry and root_id, the only references the state keeps to a node.
+ *  - Nodes form a tree of slab blocks (zk_slab), each named by a 32-bit node id (zk_node_at decodes it). A
+ *    node stores its NAME (the last path component; "/" has the empty name), not its full path, and the id
+ *    of its parent (zk_node.parent, 0 for "/"). A parent keeps its children in its own hash table (zk_ntab
+ *    in its PAR section: node id + 32 bits of zk_name_hash(name) per slot), so a path is found by walking
+ *    from the root one component at a time (zk_tree_locate, which yields the parent too), and a full path is
+ *    rebuilt by walking parent ids up (zk_node_path_append). A node that changes size (data length, a new
+ *    section) moves to a new block with a new id; zk_node_move re-points its slot in its parent's table,
+ *    root_id, its session's ephemeral entry, its reapable entry and the parent field of each of its children,
+ *    the only references the state keeps to a node.
  *  - ACL lists are interned (refcounted, like ZooKeeper's ReferenceCountedACLCache). A list is stored
  *    as its jute vector<ACL> bytes ("blob") plus decoded entries pointing into the blob. node_refs counts
  *    nodes using it (prep overlay entries keep their own copy of the ACL bytes); ext_refs counts zk_events holding it. A list is in the
  *    intern table (zk_acls) while node_refs > 0 and is freed when both counts reach zero. A node names its
  *    list by a 32-bit index (zk_node.acl, zk_acls.by_idx), held while the list is interned.
  *  - Sessions: a table id -> {timeout, passwd, vector of ephemeral node ids}.
- *  - Digest: sum (mod 2^64) over nodes of fields_hash(node) + data_hash(node), plus the sum over
- *    sessions of session_hash(session). Maintained on every mutation; zk_state_digest_full recomputes.
- * Invariants: zk_node_nkids(node) == number of nodes whose parent is node; zk_node_at(s, zk_node_kids(node)[i])->pidx == i;
- *  every node but "/" has its parent in the table; a node's id is the one in its table slot, its parent's kids
- *  entry (root_id for "/") and, for an ephemeral (owner is a session id), its session's vector.
+ *  - Digest: sum (mod 2^64) over nodes of fields_hash(node) + data_hash(node), both seeded with
+ *    zk_path_hash(full path), plus the sum over sessions of session_hash(session). Maintained on every
+ *    mutation; zk_state_digest_full recomputes it (independent of the in-memory layout).
+ * Invariants: zk_node_nkids(node) == number of nodes whose parent field is node's id == entries of node's child
+ *  table; every node but "/" is in exactly one child table (its parent's), under zk_name_hash of its name, and
+ *  no two children of a node share a name; a node's id is the one in its parent's table (root_id for "/") and,
+ *  for an ephemeral (owner is a session id), in its session's vector; a container or TTL node's id is in
+ *  reapable; node_count is the number of nodes ("/" included).
  */
 #ifndef PK_ZK_INT_H
 #define PK_ZK_INT_H
@@ -110,13 +114,15 @@ static inline uint8_t *zk_slab_at(const zk_slab *a, uint32_t id) {
     return a->base[id >> ZK_SLAB_ID_SHIFT] + ((size_t)(id & ZK_SLAB_ID_MASK) << 2);
 }
 
-/* ---- node table: node ids keyed by path (linear probing, backward-shift deletion) ----
- * One 64-bit entry per slot: the node id in the low 32 bits, the low 32 bits of zk_path_hash in the high
+/* ---- node id table: node ids keyed by a 64-bit hash (linear probing, backward-shift deletion) ----
+ * One 64-bit entry per slot: the node id in the low 32 bits, the low 32 bits of the key's hash in the high
  * ones (0: empty; ids are never 0). The home slot is the multiply-shift reduction of the stored hash, so
- * growth and removal never rehash a path, and a probe reads one array. */
+ * growth and removal never rehash a key, and a probe reads one array. Used for each parent's children (keyed
+ * by zk_name_hash of the child's name: zk_ntab_find compares names) and for the reapable set (keyed by
+ * zk_id_hash of the id). Any capacity (tiny tables for few children); the load stays <= 0.85. */
 typedef struct zk_ntab {
     uint64_t *ents;
-    size_t cap;            /* any size >= 16 (load <= 0.85, 0.6 after a growth), or 0 */
+    size_t cap;            /* 0, or any size >= 2 (load <= 0.85, about 0.6 after a growth) */
     size_t count;
 } zk_ntab;
 
@@ -124,18 +130,22 @@ typedef struct zk_ntab {
 void zk_ntab_init(zk_ntab *t);
 /* Frees the entries. */
 void zk_ntab_deinit(zk_ntab *t);
-/* The id of the node with path (whose zk_path_hash is h) among the nodes of slab a, or 0. */
-uint32_t zk_ntab_find(const zk_ntab *t, const zk_slab *a, uint64_t h, pk_slice path);
-/* Inserts node id with path hash h (its path must not be present). */
+/* The id of the node named name (whose zk_name_hash is h) among the nodes of slab a in the table, or 0. */
+uint32_t zk_ntab_find(const zk_ntab *t, const zk_slab *a, uint64_t h, pk_slice name);
+/* Inserts node id with hash h (its key must not be present). */
 void zk_ntab_insert(zk_ntab *t, uint32_t id, uint64_t h);
-/* Removes node id with path hash h (must be present). */
+/* Removes node id with hash h (must be present). */
 void zk_ntab_remove(zk_ntab *t, uint32_t id, uint64_t h);
-/* Replaces node id (path hash h) by nid in place: a node that moved keeps its slot. */
+/* Replaces node id (hash h) by nid in place: a node that moved keeps its slot. */
 void zk_ntab_replace(zk_ntab *t, uint32_t id, uint32_t nid, uint64_t h);
 /* Grows the table so that n nodes fit at load 3/4 (an exact reservation). */
 void zk_ntab_reserve(zk_ntab *t, size_t n);
 /* The node id in entry i (0 when empty). */
 static inline uint32_t zk_ntab_id(const zk_ntab *t, size_t i) { return (uint32_t)t->ents[i]; }
+/* The stored 32-bit hash in entry i (meaningful when the entry is not empty). */
+static inline uint32_t zk_ntab_h32(const zk_ntab *t, size_t i) { return (uint32_t)(t->ents[i] >> 32); }
+/* Hash of a node id as the reapable set keys it. */
+static inline uint64_t zk_id_hash(uint32_t id) { return pk_hash64(&id, sizeof id, 0x1d5e7); }
 
 /* ---- ACL lists ---- */
 typedef struct zk_acl_entry {
@@ -196,8 +206,16 @@ bool zk_acl_ip_match(pk_slice acl_id, pk_slice addr);
 bool zk_path_valid(pk_slice path);
 /* Length of the parent path of a valid non-root path ("/a" -> 1 meaning "/"). */
 size_t zk_path_parent_len(pk_slice path);
-/* Hash of a path as used by every path-keyed table. */
+/* The name (last component) of a non-root path ("/a/b" -> "b", "/a" -> "a"). */
+static inline pk_slice zk_path_name(pk_slice path) {
+    size_t plen = zk_path_parent_len(path);
+    size_t start = plen == 1 ? 1 : plen + 1;
+    return (pk_slice){path.ptr + start, path.len - start};
+}
+/* Hash of a full path: seeds a node's digest terms and keys the prep overlay. */
 static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, path.len, 0x7a6b5f7061746821ull); }
+/* Hash of a node name (one path component) as the child tables key it. */
+static inline uint64_t zk_name_hash(pk_slice name) { return pk_hash64(name.ptr, name.len, 0x6e616d655f6b6579ull); }
 
 /* ---- nodes ----
  * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 33-byte header (the 64-bit czxid and ctime
@@ -206,20 +224,25 @@ static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, 
  *   ZK_NODE_OWNER  owner i64                                        (absent: 0)
  *   ZK_NODE_WIDE   mzxid i64, pzxid i64, mtime i64                  (absent: narrow, see below)
  *   ZK_NODE_MOD    version i32, mzxid_d u32, mtime_d i32            (absent: version 0, no deltas)
- *   ZK_NODE_PAR    kids pointer, nkids u32, ccount i32, pzxid_d u32 (absent: no children, ccount 0)
- *                  (kids: a malloc'ed vector of the children's 32-bit node ids)
+ *   ZK_NODE_PAR    table pointer, cap u32, nkids u32, ccount i32, pzxid_d u32  (absent: no children, ccount 0)
+ *                  (the children's table: a malloc'ed zk_ntab entry array of cap slots holding nkids
+ *                  children keyed by zk_name_hash of their names; NULL when nkids is 0)
  *   ZK_NODE_AVER   aversion i32                                     (absent: 0)
- * then the path (no NUL terminator: path_len bytes) and the data bytes. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d,
+ * then the name (the last path component, no NUL terminator: name_len bytes; empty for "/") and the data
+ * bytes. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d,
  * pzxid = czxid + pzxid_d (unsigned 32-bit deltas, 0 when their section is absent) and
  * mtime = ctime + mtime_d (signed 32-bit). A pristine leaf (never set, no children ever, no owner, ACL
- * never set) is header + path + data. A mutation that needs a section the node lacks (or a value that
+ * never set) is header + name + data. A node that gains PAR gains MOD with it, so that a parent's first
+ * setData of the same length does not move it (a move costs O(children): each child's parent field). A
+ * mutation that needs a section the node lacks (or a value that
  * does not fit a delta) moves the node to a larger block with the section added (sections are never
  * dropped while the node lives; a reload drops the ones whose values are defaults): zk_node_update and
  * the zk_tree_* functions return the new address and fix every reference the state holds to it (its node
- * id changes: table slots, parent's kids, session's ephemerals, root_id). Blocks are 4-byte aligned (slab
- * steps of 4): the header's 64-bit fields and the tail fields are read and written through the memcpy
- * accessors below only. The node does not cache its path hash (it is recomputed from the path,
- * zk_path_hash) nor its own id (a linked node's id is its parent's kids[pidx], or root_id). */
+ * id changes: parent's table slot, children's parent fields, session's ephemerals, reapable, root_id).
+ * Blocks are 4-byte aligned (slab steps of 4): the header's 64-bit fields and the tail fields are read and
+ * written through the memcpy accessors below only. The node caches neither its path hash (the digest
+ * recomputes zk_path_hash of the full path) nor its own id (a linked node's id is in its parent's table,
+ * found with zk_node_id, or root_id). */
 #define ZK_NODE_OWNER 0x01u
 #define ZK_NODE_WIDE 0x02u
 #define ZK_NODE_MOD 0x04u
@@ -231,20 +254,20 @@ typedef struct zk_node {
     uint32_t czxid_w[2];      /* czxid as a native int64 in two 4-aligned words: zk_node_czxid */
     uint32_t ctime_w[2];      /* ctime_ms likewise: zk_node_ctime */
     int32_t data_len;         /* -1 = null */
-    uint32_t pidx;            /* index in parent's kids */
-    uint32_t path_len;
+    uint32_t parent;          /* node id of the parent (0 for "/" and for a detached node) */
+    uint32_t name_len;        /* bytes of the name (the last path component) */
     uint8_t flags;            /* ZK_NODE_*: which optional tail sections are present */
     uint8_t tail[];           /* see above */
 } zk_node;
 
-/* Every stat/structure field of a node that may live in the tail, unpacked. */
+/* Every stat/structure field of a node that may live in the tail, unpacked (the child table itself is
+ * read and written with zk_node_kids_load / zk_node_kids_store). */
 typedef struct zk_node_vals {
     int64_t owner;            /* raw: container INT64_MIN, TTL 0xFF<<56|ttl, session id, or 0 */
     int64_t mzxid, pzxid, mtime_ms;
     int32_t version, aversion;
     int32_t ccount;           /* child create counter (cversion reported as 2*ccount - nkids) */
-    uint32_t nkids;
-    uint32_t *kids;           /* node ids; capacity: 0 when nkids == 0, else >= max(2, pow2 ceiling of nkids) */
+    uint32_t nkids;           /* read-only here: the child table's count */
 } zk_node_vals;
 
 /* Bytes of a node's header (the tail starts here; sizeof would include padding). */
@@ -252,8 +275,13 @@ typedef struct zk_node_vals {
 #define ZK_NODE_OWNER_LEN 8u
 #define ZK_NODE_WIDE_LEN 24u
 #define ZK_NODE_MOD_LEN 12u
-#define ZK_NODE_PAR_LEN (sizeof(void *) + 12u)
+#define ZK_NODE_PAR_LEN (sizeof(void *) + 16u)
 #define ZK_NODE_AVER_LEN 4u
+/* Offsets in the PAR section. */
+#define ZK_PAR_CAP sizeof(void *)
+#define ZK_PAR_NKIDS (sizeof(void *) + 4u)
+#define ZK_PAR_CCOUNT (sizeof(void *) + 8u)
+#define ZK_PAR_PZXID (sizeof(void *) + 12u)
 
 /* Bytes of the optional tail sections present in flags. */
 static inline size_t zk_node_opt_len(uint8_t flags) {
@@ -286,12 +314,16 @@ static inline void zk_node_set_created(zk_node *n, int64_t czxid, int64_t ctime_
     memcpy(n->czxid_w, &czxid, 8);
     memcpy(n->ctime_w, &ctime_ms, 8);
 }
-/* The node's full path (path_len bytes, not NUL-terminated). */
-static inline char *zk_node_path(const zk_node *n) { return (char *)(uintptr_t)(n->tail + zk_node_opt_len(n->flags)); }
-/* The node's path as a slice. */
-static inline pk_slice zk_node_path_slice(const zk_node *n) { return (pk_slice){(const uint8_t *)zk_node_path(n), n->path_len}; }
-/* The node's data bytes (stored right after the path). */
-static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(zk_node_path(n) + n->path_len); }
+/* Bytes of the node's name. */
+static inline size_t zk_node_name_len(const zk_node *n) { return n->name_len; }
+/* The node's name (the last component of its path; name_len bytes, not NUL-terminated). */
+static inline char *zk_node_name(const zk_node *n) { return (char *)(uintptr_t)(n->tail + zk_node_opt_len(n->flags)); }
+/* The node's name as a slice. */
+static inline pk_slice zk_node_name_slice(const zk_node *n) {
+    return (pk_slice){(const uint8_t *)zk_node_name(n), zk_node_name_len(n)};
+}
+/* The node's data bytes (stored right after the name). */
+static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(zk_node_name(n) + zk_node_name_len(n)); }
 /* The raw owner (0 when absent). */
 static inline int64_t zk_node_owner(const zk_node *n) { return (n->flags & ZK_NODE_OWNER) ? zk_node_ld64(n->tail) : 0; }
 /* Data version. */
@@ -304,18 +336,33 @@ static inline int32_t zk_node_aversion(const zk_node *n) {
 }
 /* Number of children. */
 static inline uint32_t zk_node_nkids(const zk_node *n) {
-    return (n->flags & ZK_NODE_PAR) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *)) : 0u;
+    return (n->flags & ZK_NODE_PAR) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + ZK_PAR_NKIDS) : 0u;
 }
-/* The children vector of node ids (NULL when there are none). */
-static inline uint32_t *zk_node_kids(const zk_node *n) {
-    if (!(n->flags & ZK_NODE_PAR)) return NULL;
-    uint32_t *k;
-    memcpy(&k, zk_node_sec(n, ZK_NODE_PAR), sizeof k);
-    return k;
+/* Copies the node's child table into t (an empty table when the node has no PAR section); a change made
+ * through t is kept only after zk_node_kids_store (entries changed in place, e.g. zk_ntab_replace, are
+ * shared). */
+static inline void zk_node_kids_load(const zk_node *n, zk_ntab *t) {
+    t->ents = NULL;
+    t->cap = 0;
+    t->count = 0;
+    if (!(n->flags & ZK_NODE_PAR)) return;
+    const uint8_t *q = zk_node_sec(n, ZK_NODE_PAR);
+    memcpy(&t->ents, q, sizeof t->ents);
+    t->cap = (uint32_t)zk_node_ld32(q + ZK_PAR_CAP);
+    t->count = (uint32_t)zk_node_ld32(q + ZK_PAR_NKIDS);
+}
+/* Stores t as the child table of a node that has the PAR section. */
+static inline void zk_node_kids_store(zk_node *n, const zk_ntab *t) {
+    PK_ASSERT((n->flags & ZK_NODE_PAR) && t->cap <= UINT32_MAX && t->count < t->cap + (t->cap == 0));
+    uint8_t *q = zk_node_sec(n, ZK_NODE_PAR);
+    uint32_t cap = (uint32_t)t->cap, cnt = (uint32_t)t->count;
+    memcpy(q, &t->ents, sizeof t->ents);
+    memcpy(q + ZK_PAR_CAP, &cap, 4);
+    memcpy(q + ZK_PAR_NKIDS, &cnt, 4);
 }
 /* Child create counter. */
 static inline int32_t zk_node_ccount(const zk_node *n) {
-    return (n->flags & ZK_NODE_PAR) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *) + 4u) : 0;
+    return (n->flags & ZK_NODE_PAR) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + ZK_PAR_CCOUNT) : 0;
 }
 /* Last modification zxid. */
 static inline int64_t zk_node_mzxid(const zk_node *n) {
@@ -326,7 +373,7 @@ static inline int64_t zk_node_mzxid(const zk_node *n) {
 /* Zxid of the last child create/delete. */
 static inline int64_t zk_node_pzxid(const zk_node *n) {
     if (n->flags & ZK_NODE_WIDE) return zk_node_ld64(zk_node_sec(n, ZK_NODE_WIDE) + 8u);
-    uint32_t d = (n->flags & ZK_NODE_PAR) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + sizeof(void *) + 8u) : 0u;
+    uint32_t d = (n->flags & ZK_NODE_PAR) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_PAR) + ZK_PAR_PZXID) : 0u;
     return (int64_t)((uint64_t)zk_node_czxid(n) + d);
 }
 /* Last modification time. */
@@ -335,7 +382,7 @@ static inline int64_t zk_node_mtime(const zk_node *n) {
     int32_t d = (n->flags & ZK_NODE_MOD) ? zk_node_ld32(zk_node_sec(n, ZK_NODE_MOD) + 8u) : 0;
     return (int64_t)((uint64_t)zk_node_ctime(n) + (uint64_t)(int64_t)d);
 }
-/* Unpacks every tail field of a node. */
+/* Unpacks every tail field of a node (not the child table). */
 static inline void zk_node_get(const zk_node *n, zk_node_vals *v) {
     v->owner = zk_node_owner(n);
     v->mzxid = zk_node_mzxid(n);
@@ -345,7 +392,6 @@ static inline void zk_node_get(const zk_node *n, zk_node_vals *v) {
     v->aversion = zk_node_aversion(n);
     v->ccount = zk_node_ccount(n);
     v->nkids = zk_node_nkids(n);
-    v->kids = zk_node_kids(n);
 }
 
 #define ZK_OWNER_CONTAINER INT64_MIN
@@ -378,15 +424,15 @@ typedef struct zk_session {
 
 struct zk_state_s {
     zk_slab slab;       /* every node's memory */
-    zk_ntab nodes;
-    zk_ntab reapable;   /* the container and TTL nodes (a subset of nodes): what the reaper scans */
+    zk_ntab reapable;   /* the container and TTL nodes, by zk_id_hash of their ids: what the reaper scans */
     zk_acls acls;
     zk_htab sessions;
     uint32_t root_id;   /* node id of "/" */
+    uint64_t node_count;      /* nodes in the tree, "/" included */
     uint64_t last_zxid;
     uint64_t digest;
     uint64_t ephemeral_count;
-    uint64_t data_size;       /* approximate_data_size: sum of path + data lengths */
+    uint64_t data_size;       /* approximate_data_size: sum of full path + data lengths */
 };
 
 /* The node with id (nonzero, live). */
@@ -396,24 +442,45 @@ static inline zk_node *zk_tree_root(const zk_state *s) { return zk_node_at(s, s-
 /* The interned ACL list of a node (NULL only for a node being loaded). */
 static inline zk_acl *zk_node_acl(const zk_state *s, const zk_node *n) { return s->acls.by_idx[n->acl]; }
 
+/* Where a path lookup ended: the node and its parent, with their ids (NULL / 0 for what does not exist). */
+typedef struct zk_loc {
+    zk_node *n, *parent;
+    uint32_t id, pid;
+} zk_loc;
+
+/* Walks path from the root one component at a time: fills loc with the node and its parent (for "/" the
+ * parent is NULL; for an absent node whose parent exists only the parent is set). Returns loc->n. */
+zk_node *zk_tree_locate(const zk_state *s, pk_slice path, zk_loc *loc);
 /* Finds a node by path (NULL if absent). */
 zk_node *zk_tree_find(const zk_state *s, pk_slice path);
-/* Finds a node by path whose zk_path_hash is h (NULL if absent). */
-zk_node *zk_tree_find_h(const zk_state *s, pk_slice path, uint64_t h);
 /* Finds the parent of a non-root path. */
 zk_node *zk_tree_parent(const zk_state *s, pk_slice path);
-/* Creates a node under *parentp, the existing parent of path (no checks beyond asserts); acl's node_ref is
- * taken over. The parent may move (its pzxid changes): *parentp is updated. */
-zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner,
+/* The child of parent named name, or NULL; *id (if not NULL) receives its id. */
+zk_node *zk_tree_child(const zk_state *s, const zk_node *parent, pk_slice name, uint32_t *id);
+/* The node id of a linked node (a probe of its parent's table, or root_id). */
+uint32_t zk_node_id(const zk_state *s, const zk_node *n);
+/* Bytes of a linked node's full path. */
+size_t zk_node_path_len(const zk_state *s, const zk_node *n);
+/* Appends a linked node's full path (no NUL) to out, rebuilt from the names up to the root; returns its length. */
+size_t zk_node_path_append(const zk_state *s, const zk_node *n, pk_buf *out);
+/* Calls fn(ctx, node, id, full path) for every node, parents before children (depth first, "/" first). */
+void zk_tree_walk(const zk_state *s, void (*fn)(void *ctx, const zk_node *n, uint32_t id, pk_slice path), void *ctx);
+/* Creates a node at path under loc->parent (loc->pid), the existing parent of path (no checks beyond
+ * asserts); acl's node_ref is taken over. The parent may move (its pzxid changes): loc->parent and loc->pid
+ * are updated; loc->n and loc->id receive the new node. */
+zk_node *zk_tree_create(zk_state *s, zk_loc *loc, pk_slice path, pk_slice data, zk_acl *acl, int64_t owner,
                         uint64_t zxid, int64_t time_ms);
-/* Deletes a childless node n of parent, updating parent's pzxid (the parent may move) and the session's
- * ephemerals. */
-void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid);
+/* Deletes the childless node loc->n at path (loc->id, loc->parent, loc->pid set), updating the parent's pzxid
+ * (the parent may move: loc->parent/pid are updated) and the session's ephemerals; loc->n becomes NULL. */
+void zk_tree_delete(zk_state *s, zk_loc *loc, pk_slice path, uint64_t zxid);
+/* Fills loc for a linked node n with id (0: look it up). */
+void zk_tree_loc_of(const zk_state *s, zk_node *n, uint32_t id, zk_loc *loc);
 /* Replaces the data of node n (h = zk_path_hash of its path), bumping version, mzxid and mtime; the node may
  * move: returns its new address. */
 zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, uint64_t zxid, int64_t time_ms);
-/* Replaces a node's ACL (takes over acl's node_ref), bumping aversion; the node may move: returns its new address. */
-zk_node *zk_tree_set_acl(zk_state *s, zk_node *n, zk_acl *acl);
+/* Replaces a node's ACL (takes over acl's node_ref), bumping aversion; h is zk_path_hash of its path. The
+ * node may move: returns its new address. */
+zk_node *zk_tree_set_acl(zk_state *s, zk_node *n, uint64_t h, zk_acl *acl);
 /* Fills a wire stat with what clients see. */
 void zk_node_stat(const zk_node *n, struct wire_stat *st);
 /* Session lookup. */
@@ -422,27 +489,35 @@ zk_session *zk_session_find(const zk_state *s, uint64_t id);
 zk_session *zk_session_add(zk_state *s, uint64_t id, int32_t timeout_ms, const uint8_t passwd[16]);
 /* Removes a session that holds no ephemerals. */
 void zk_session_remove(zk_state *s, zk_session *se);
-/* Digest contribution of a node. */
+/* Digest contribution of a linked node (its path is rebuilt). */
 uint64_t zk_node_digest(const zk_state *s, const zk_node *n);
-/* Digest contribution of a node whose path hash (zk_path_hash) is h. */
+/* Digest contribution of a node whose full path hash (zk_path_hash) is h. */
 uint64_t zk_node_digest_h(const zk_state *s, const zk_node *n, uint64_t h);
 /* Digest contribution of a session. */
 uint64_t zk_session_digest(const zk_session *se);
-/* Links a snapshot-loaded node n (node id) under its parent (no stat/digest changes); false if it does not
- * fit. *hash_out receives the node's path hash. */
-bool zk_tree_load_node(zk_state *s, zk_node *n, uint32_t id, zk_node **parent_hint, uint64_t *hash_out);
+/* The parent a snapshot load linked last, with its full path (a slice of the snapshot): siblings arrive
+ * together, so the next node's parent is usually this one. */
+typedef struct zk_load_hint {
+    zk_node *parent;
+    uint32_t pid;
+    pk_slice path;
+    size_t expect;   /* set by the reader: siblings of the next node (it included) when its parent differs from
+                      * path; the parent's table is sized for them at once (inserting hash-ordered names into
+                      * a growing table would build one long cluster) */
+} zk_load_hint;
+/* Links a snapshot-loaded node n (node id, full path) under its parent (no stat/digest changes); false if
+ * it does not fit (duplicate, orphan, child of an ephemeral, unknown owner). */
+bool zk_tree_load_node(zk_state *s, zk_node *n, uint32_t id, pk_slice path, zk_load_hint *hint);
 /* Replaces a node's data bytes only (no stat/digest change; the node may move): returns its new address. */
 zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data);
 /* Stores every tail field v (and czxid, ctime) of a linked node, adding the sections it needs (the node
- * moves then); no digest or table change beyond the move: returns its new address. v->kids/nkids must be
- * the node's own vector (or a replacement the caller maintains); an owner change keeps the reapable table
- * in step but never the session lists (only snapshot load of "/" and tests change it). */
+ * moves then); no digest or table change beyond the move: returns its new address. v->nkids must be the
+ * node's child count; an owner change keeps the reapable set in step but never the session lists (only
+ * snapshot load of "/" and tests change it). */
 zk_node *zk_node_update(zk_state *s, zk_node *n, int64_t czxid, int64_t ctime_ms, const zk_node_vals *v);
-/* Pre-sizes the node table for n nodes (snapshot load). */
-void zk_tree_reserve(zk_state *s, size_t n);
-/* Allocates a detached node for loading with czxid, ctime and the tail fields v (v->nkids 0, kids NULL);
- * *id receives its node id. */
-zk_node *zk_tree_alloc_node(zk_state *s, pk_slice path, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
+/* Allocates a detached node for loading with name, czxid, ctime and the tail fields v (v->nkids 0); *id
+ * receives its node id. */
+zk_node *zk_tree_alloc_node(zk_state *s, pk_slice name, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
                             const zk_node_vals *v, uint32_t *id);
 /* Frees a detached node (node id), dropping its ACL ref. */
 void zk_tree_free_node(zk_state *s, zk_node *n, uint32_t id);

@@ -64,12 +64,13 @@ Test(zk_layout, sections_appear_as_fields_leave_their_defaults) {
     zkt t;
     zkt_init(&t);
     cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/s", "data", 0), 0);
-    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, 0, "a pristine leaf is header + path + data");
-    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/s/k", NULL, 0), 0); /* the parent moves to gain PAR */
-    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR);
-    cr_assert_eq(zkt_set(&t, 0, "/s", "data", -1, NULL), 0); /* same size: moves only to gain MOD */
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, 0, "a pristine leaf is header + name + data");
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/s/k", NULL, 0), 0); /* the parent moves to gain PAR (and MOD) */
     cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR | ZK_NODE_MOD);
     zk_node *before = zk_tree_find(t.s, pk_slice_str("/s"));
+    cr_assert_eq(zkt_set(&t, 0, "/s", "data", -1, NULL), 0); /* same size: a parent already has MOD, no move */
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s")), before);
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s"))->flags, ZK_NODE_PAR | ZK_NODE_MOD);
     t.now_ms += 5;
     cr_assert_eq(zkt_set(&t, 0, "/s", "DATA", -1, NULL), 0); /* same size, deltas fit: rewritten in place */
     cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/s")), before);
@@ -480,14 +481,14 @@ Test(zk_layout, slab_id_space_exhaustion_fails_loudly_chunk, .signal = SIGABRT) 
     (void)zk_slab_alloc(&a, 100, &id); /* the first chunk needs two slots */
 }
 
-/* Allocates a bare node block holding only a path (enough for zk_ntab_find) and returns its id. */
-static uint32_t zkl_bare_node(zk_slab *a, const char *path) {
+/* Allocates a bare node block holding only a name (enough for zk_ntab_find) and returns its id. */
+static uint32_t zkl_bare_node(zk_slab *a, const char *name) {
     uint32_t id;
-    size_t len = strlen(path);
+    size_t len = strlen(name);
     zk_node *n = zk_slab_alloc(a, ZK_NODE_HDR + len, &id);
     memset(n, 0, ZK_NODE_HDR);
-    n->path_len = (uint32_t)len;
-    memcpy(zk_node_path(n), path, len);
+    n->name_len = (uint32_t)len;
+    memcpy(zk_node_name(n), name, len);
     return id;
 }
 
@@ -503,7 +504,7 @@ Test(zk_layout, ntab_ids_collisions_replace_and_growth) {
     zk_ntab_init(&t);
     uint64_t x = 88172645463325252ull;
     for (int i = 0; i < N; i++) {
-        snprintf(path[i], sizeof path[i], "/n%d", i);
+        snprintf(path[i], sizeof path[i], "n%d", i);
         id[i] = zkl_bare_node(&a, path[i]);
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         /* a third share their low 32 bits near the top of the range: equal stored hashes, wrapping clusters */
@@ -518,7 +519,7 @@ Test(zk_layout, ntab_ids_collisions_replace_and_growth) {
             } else if (in[i] && (x >> 41) % 3 == 0) {
                 zk_ntab_remove(&t, id[i], h[i]);
                 in[i] = false;
-            } else if (in[i] && (x >> 42) % 5 == 0) { /* a move: same path, new block and id, same slot */
+            } else if (in[i] && (x >> 42) % 5 == 0) { /* a move: same name, new block and id, same slot */
                 uint32_t nid = zkl_bare_node(&a, path[i]);
                 zk_ntab_replace(&t, id[i], nid, h[i]);
                 zk_slab_free(&a, id[i], ZK_NODE_HDR + strlen(path[i]));
