@@ -273,7 +273,8 @@ void zk_ntab_replace(zk_ntab *t, uint32_t id, uint32_t nid, uint64_t h) {
     t->ents[zk_ntab_slot_of(t, id, h)] = zk_ntab_ent(nid, (uint32_t)h);
 }
 
-/* Removes node id with hash h with backward-shift deletion (no tombstones). */
+/* Removes node id with hash h with backward-shift deletion (no tombstones); a table left under 1/8 full
+ * shrinks to load 0.6 (so a parent that lost most of its children gives the memory back; the entries move). */
 void zk_ntab_remove(zk_ntab *t, uint32_t id, uint64_t h) {
     size_t cap = t->cap;
     size_t i = zk_ntab_slot_of(t, id, h);
@@ -291,4 +292,5 @@ void zk_ntab_remove(zk_ntab *t, uint32_t id, uint64_t h) {
         }
         if (++j == cap) j = 0;
     }
+    if (cap > 6 && t->count * 8 < cap) zk_ntab_rehash(t, zk_ntab_cap_for(0, t->count, ZK_HTAB_GROW_NUM, ZK_HTAB_GROW_DEN));
 }

@@ -260,3 +260,27 @@ Test(zk_names, snapshot_of_many_parents_round_trips) {
     }
     zkt_deinit(&t);
 }
+
+Test(zk_names, child_table_shrinks_when_most_children_go) {
+    zkt t;
+    zkt_init(&t);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/s", "", 0), 0);
+    char p[64];
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "/s/k%d", i);
+        cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, p, "", 0), 0);
+    }
+    zk_ntab tab;
+    zk_node_kids_load(zk_tree_find(t.s, pk_slice_str("/s")), &tab);
+    cr_assert_geq(tab.cap, N);
+    for (int i = 10; i < N; i++) {
+        snprintf(p, sizeof p, "/s/k%d", i);
+        cr_assert_eq(zkt_delete(&t, 0, p, -1, NULL), 0);
+    }
+    zk_node_kids_load(zk_tree_find(t.s, pk_slice_str("/s")), &tab);
+    cr_assert_eq(tab.count, 10);
+    cr_assert_lt(tab.cap, 100, "the table shrank (cap %zu)", tab.cap);
+    zkn_check(&t);
+    zkt_deinit(&t);
+}
