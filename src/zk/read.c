@@ -22,8 +22,9 @@ static void zk_read_stat(pk_buf *out, const zk_node *n) {
 
 /* Appends a node's data as a jute buffer (null stays null). */
 static void zk_read_data(pk_buf *out, const zk_node *n) {
-    if (n->data_len < 0) jute_write_null(out);
-    else jute_write_buffer(out, n->data_len == 0 ? jute_empty() : (pk_slice){zk_node_data(n), (size_t)n->data_len});
+    int32_t len = zk_node_data_len(n);
+    if (len < 0) jute_write_null(out);
+    else jute_write_buffer(out, len == 0 ? jute_empty() : (pk_slice){zk_node_data(n), (size_t)len});
 }
 
 /* Appends the children names of a node as vector<ustring> (in its child table's slot order, which like

@@ -28,7 +28,7 @@ typedef struct zk_snap_ent {
 /* Writes one node record (its path is the parent's, copied from the output, + "/" + name); *path_off
  * receives the offset of the written path in out and the return value its length. */
 static size_t zk_snap_node(pk_buf *out, const zk_state *s, const zk_node *n, const zk_snap_ent *e, size_t *path_off) {
-    size_t dl = n->data_len > 0 ? (size_t)n->data_len : 0;
+    size_t dl = zk_node_data_size(n);
     size_t nl = zk_node_name_len(n);
     size_t len = e->plen + 1 + nl;
     PK_ASSERT(len <= UINT32_MAX);
@@ -40,7 +40,7 @@ static size_t zk_snap_node(pk_buf *out, const zk_state *s, const zk_node *n, con
     p[e->plen] = '/';
     if (nl > 0) memcpy(p + e->plen + 1, zk_node_name(n), nl);
     p += len;
-    pk_put_u32(p, (uint32_t)n->data_len);
+    pk_put_u32(p, (uint32_t)zk_node_data_len(n));
     p += 4;
     if (dl) memcpy(p, zk_node_data(n), dl);
     p += dl;

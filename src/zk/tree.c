@@ -85,7 +85,7 @@ void zk_tree_loc_of(const zk_state *s, zk_node *n, uint32_t id, zk_loc *loc) {
 }
 
 /* Bytes of a linked node's full path (the names up to the root, each after a '/'; "/" for the root). */
-size_t zk_node_path_len(const zk_state *s, const zk_node *n) {
+size_t zk_node_fullpath_len(const zk_state *s, const zk_node *n) {
     PK_ASSERT(s != NULL && n != NULL);
     size_t len = 0, guard = 0;
     while (n->parent != 0) {
@@ -99,7 +99,7 @@ size_t zk_node_path_len(const zk_state *s, const zk_node *n) {
 /* Appends a linked node's full path, written back to front while walking up the parent ids. */
 size_t zk_node_path_append(const zk_state *s, const zk_node *n, pk_buf *out) {
     PK_ASSERT(out != NULL);
-    size_t len = zk_node_path_len(s, n);
+    size_t len = zk_node_fullpath_len(s, n);
     uint8_t *p = pk_buf_extend(out, len);
     if (n->parent == 0) {
         p[0] = '/';
@@ -162,15 +162,16 @@ static uint64_t zk_node_fields_digest(const zk_state *s, const zk_node *n, uint6
     zk_node_get(n, &v);
     const zk_acl *a = zk_node_acl(s, n);
     int64_t f[11] = {zk_node_czxid(n), v.mzxid, v.pzxid, zk_node_ctime(n), v.mtime_ms, v.owner,
-                     v.version, v.aversion, v.ccount, n->data_len, (int64_t)(a ? a->hash : 0)};
+                     v.version, v.aversion, v.ccount, zk_node_data_len(n), (int64_t)(a ? a->hash : 0)};
     for (size_t i = 0; i < 11; i++) pk_put_u64(b + 8 * i, (uint64_t)f[i]);
     return pk_hash64(b, sizeof b, h);
 }
 
 /* Digest contribution of the node's data; h is zk_path_hash of its path. */
 static uint64_t zk_node_data_digest(const zk_node *n, uint64_t h) {
-    if (n->data_len <= 0) return 0;
-    return pk_hash64(zk_node_data(n), (size_t)n->data_len, h ^ 0xda7a);
+    size_t len = zk_node_data_size(n);
+    if (len == 0) return 0;
+    return pk_hash64(zk_node_data(n), len, h ^ 0xda7a);
 }
 
 /* Digest contribution of a node whose path hash is h. */
@@ -260,7 +261,7 @@ static size_t zk_node_size(uint8_t flags, size_t name_len, size_t data_len) {
 
 /* Bytes of a node's block. */
 static size_t zk_node_block_len(const zk_node *n) {
-    return zk_node_size(n->flags, zk_node_name_len(n), n->data_len > 0 ? (size_t)n->data_len : 0);
+    return zk_node_size(n->flags, zk_node_name_len(n), zk_node_data_size(n));
 }
 
 /* Allocates a detached node (parent 0, no children): name, data, acl, czxid, ctime and the tail fields v
@@ -269,12 +270,13 @@ static zk_node *zk_node_alloc(zk_state *s, pk_slice name, pk_slice data, zk_acl 
                               const zk_node_vals *v, uint32_t *id) {
     PK_ASSERT(name.len < UINT32_MAX && v->nkids == 0);
     PK_ASSERT(data.len <= INT32_MAX);
+    int32_t data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     uint8_t flags = zk_node_need(czxid, ctime_ms, v);
     zk_node *n = zk_slab_alloc(&s->slab, zk_node_size(flags, name.len, data.len), id);
     memset(n, 0, ZK_NODE_HDR);
     n->flags = flags;
     zk_node_set_created(n, czxid, ctime_ms);
-    n->name_len = (uint32_t)name.len;
+    zk_node_set_lens(n, name.len, data_len);
     zk_node_pack(n, v);
     if (flags & ZK_NODE_PAR) {
         zk_ntab none;
@@ -283,7 +285,6 @@ static zk_node *zk_node_alloc(zk_state *s, pk_slice name, pk_slice data, zk_acl 
     }
     if (name.len > 0) memcpy(zk_node_name(n), name.ptr, name.len);
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
-    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     n->acl = acl != NULL ? acl->idx : 0;
     return n;
 }
@@ -333,15 +334,18 @@ static zk_node *zk_node_move(zk_state *s, zk_node *n, uint32_t id, uint8_t flags
     uint64_t nh = n->parent != 0 ? zk_name_hash(name) : 0;
     uint32_t mid;
     zk_node *m = zk_slab_alloc(&s->slab, zk_node_size(flags, name.len, data_len), &mid);
-    memcpy(m, n, ZK_NODE_HDR);
+    memset(m, 0, ZK_NODE_HDR);
+    m->acl = n->acl;
+    m->parent = n->parent;
     m->flags = flags;
+    zk_node_set_created(m, zk_node_czxid(n), zk_node_ctime(n));
+    size_t old_len = zk_node_data_size(n);
+    zk_node_set_lens(m, name.len, data_len < old_len ? (int32_t)data_len : zk_node_data_len(n));
     zk_node_pack(m, &v);
     if (flags & ZK_NODE_PAR) zk_node_kids_store(m, &kids); /* the table itself stays where it is */
     if (name.len > 0) memcpy(zk_node_name(m), name.ptr, name.len);
-    size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
     size_t keep = old_len < data_len ? old_len : data_len;
     if (keep > 0) memcpy(zk_node_data(m), zk_node_data(n), keep);
-    if (data_len < old_len) m->data_len = (int32_t)data_len;
     zk_slab_free(&s->slab, id, zk_node_block_len(n));
     if (m->parent == 0) {
         s->root_id = mid;
@@ -370,7 +374,7 @@ static zk_node *zk_node_update_at(zk_state *s, zk_node *n, uint32_t id, int64_t 
     PK_ASSERT(s != NULL && n != NULL && v != NULL && v->nkids == zk_node_nkids(n));
     uint8_t flags = (uint8_t)(n->flags | zk_node_need(czxid, ctime_ms, v));
     /* the move packs the old values against the old czxid/ctime (flags hold both the old and new needs) */
-    if (flags != n->flags) n = zk_node_move(s, n, id, flags, n->data_len > 0 ? (size_t)n->data_len : 0, &id);
+    if (flags != n->flags) n = zk_node_move(s, n, id, flags, zk_node_data_size(n), &id);
     bool was_reapable = zk_node_reapable(n);
     zk_node_set_created(n, czxid, ctime_ms);
     zk_node_pack(n, v);
@@ -407,7 +411,7 @@ zk_node *zk_tree_create(zk_state *s, zk_loc *loc, pk_slice path, pk_slice data, 
     parent = zk_node_update_at(s, parent, loc->pid, zk_node_czxid(parent), zk_node_ctime(parent), &pv, &loc->pid);
     if (!(parent->flags & ZK_NODE_PAR)) { /* only when ccount wrapped to 0 and pzxid == czxid */
         parent = zk_node_move(s, parent, loc->pid, (uint8_t)(parent->flags | ZK_NODE_PAR | ZK_NODE_MOD),
-                              parent->data_len > 0 ? (size_t)parent->data_len : 0, &loc->pid);
+                              zk_node_data_size(parent), &loc->pid);
     }
     s->digest += zk_node_fields_digest(s, parent, ph);
     loc->parent = parent;
@@ -466,7 +470,7 @@ void zk_tree_delete(zk_state *s, zk_loc *loc, pk_slice path, uint64_t zxid) {
     loc->parent = parent;
     if (zk_node_reapable(n)) zk_ntab_remove(&s->reapable, id, zk_id_hash(id));
     s->digest -= zk_node_digest_h(s, n, zk_path_hash(path));
-    s->data_size -= path.len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
+    s->data_size -= path.len + (zk_node_data_size(n));
     s->node_count--;
     int64_t owner = zk_node_owner(n);
     if (zk_owner_is_session(owner)) {
@@ -483,17 +487,17 @@ void zk_tree_delete(zk_state *s, zk_loc *loc, pk_slice path, uint64_t zxid) {
 /* Replaces a node's data bytes in place or by moving the node (zk_node_move fixes every pointer to it). */
 zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
-    size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
+    size_t old_len = zk_node_data_size(n);
     if (data.len != old_len) n = zk_node_move(s, n, 0, n->flags, data.len, NULL);
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
-    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    zk_node_set_lens(n, zk_node_name_len(n), data.ptr == NULL ? -1 : (int32_t)data.len);
     return n;
 }
 
 /* Replaces data and bumps version/mzxid/mtime; returns the (possibly moved) node. */
 zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, uint64_t zxid, int64_t time_ms) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
-    size_t cur_len = n->data_len > 0 ? (size_t)n->data_len : 0;
+    size_t cur_len = zk_node_data_size(n);
     s->digest -= zk_node_digest_h(s, n, h);
     s->data_size -= cur_len;
     uint64_t dz = (uint64_t)zxid - (uint64_t)zk_node_czxid(n);
@@ -516,7 +520,7 @@ zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, ui
         zk_node_pack(n, &v);
     }
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
-    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    zk_node_set_lens(n, zk_node_name_len(n), data.ptr == NULL ? -1 : (int32_t)data.len);
     s->data_size += data.len;
     s->digest += zk_node_digest_h(s, n, h);
     return n;
@@ -549,7 +553,7 @@ void zk_node_stat(const zk_node *n, struct wire_stat *st) {
     st->cversion = zk_cversion(v.ccount, v.nkids);
     st->aversion = v.aversion;
     st->ephemeral_owner = zk_owner_visible(v.owner);
-    st->data_length = n->data_len > 0 ? n->data_len : 0;
+    st->data_length = (int32_t)zk_node_data_size(n);
     st->num_children = (int32_t)v.nkids;
     st->pzxid = v.pzxid;
 }
@@ -926,7 +930,7 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, uint32_t id, pk_slice path, zk_l
     }
     if (!(parent->flags & ZK_NODE_PAR)) { /* a loaded parent usually has ccount > 0, hence PAR, already */
         parent = zk_node_move(s, parent, hint->pid, (uint8_t)(parent->flags | ZK_NODE_PAR | ZK_NODE_MOD),
-                              parent->data_len > 0 ? (size_t)parent->data_len : 0, &hint->pid);
+                              zk_node_data_size(parent), &hint->pid);
         hint->parent = parent;
     }
     zk_ntab t;
@@ -939,7 +943,7 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, uint32_t id, pk_slice path, zk_l
     zk_node_kids_store(parent, &t);
     n->parent = hint->pid;
     if (zk_node_reapable(n)) zk_ntab_insert(&s->reapable, id, zk_id_hash(id));
-    s->data_size += path.len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
+    s->data_size += path.len + (zk_node_data_size(n));
     s->node_count++;
     if (se != NULL) {
         zk_session_add_eph(se, id);

@@ -316,6 +316,16 @@ static inline void zk_node_set_created(zk_node *n, int64_t czxid, int64_t ctime_
 }
 /* Bytes of the node's name. */
 static inline size_t zk_node_name_len(const zk_node *n) { return n->name_len; }
+/* Length of the node's data, -1 when it is null. */
+static inline int32_t zk_node_data_len(const zk_node *n) { return n->data_len; }
+/* Bytes of data stored (0 for null). */
+static inline size_t zk_node_data_size(const zk_node *n) { return n->data_len > 0 ? (size_t)n->data_len : 0u; }
+/* Stores the name and data lengths (data_len -1 = null). */
+static inline void zk_node_set_lens(zk_node *n, size_t name_len, int32_t data_len) {
+    PK_ASSERT(data_len >= -1 && name_len <= UINT32_MAX);
+    n->name_len = (uint32_t)name_len;
+    n->data_len = data_len;
+}
 /* The node's name (the last component of its path; name_len bytes, not NUL-terminated). */
 static inline char *zk_node_name(const zk_node *n) { return (char *)(uintptr_t)(n->tail + zk_node_opt_len(n->flags)); }
 /* The node's name as a slice. */
@@ -460,7 +470,7 @@ zk_node *zk_tree_child(const zk_state *s, const zk_node *parent, pk_slice name, 
 /* The node id of a linked node (a probe of its parent's table, or root_id). */
 uint32_t zk_node_id(const zk_state *s, const zk_node *n);
 /* Bytes of a linked node's full path. */
-size_t zk_node_path_len(const zk_state *s, const zk_node *n);
+size_t zk_node_fullpath_len(const zk_state *s, const zk_node *n);
 /* Appends a linked node's full path (no NUL) to out, rebuilt from the names up to the root; returns its length. */
 size_t zk_node_path_append(const zk_state *s, const zk_node *n, pk_buf *out);
 /* Calls fn(ctx, node, id, full path) for every node, parents before children (depth first, "/" first). */

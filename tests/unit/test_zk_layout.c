@@ -90,7 +90,7 @@ Test(zk_layout, sections_appear_as_fields_leave_their_defaults) {
     pk_buf_deinit(&b);
     zk_node *k = zk_tree_find(t.s, pk_slice_str("/s/k"));
     cr_assert_eq(k->flags, ZK_NODE_AVER);
-    cr_assert_eq(k->data_len, -1);
+    cr_assert_eq(zk_node_data_len(k), -1);
     struct wire_stat st;
     cr_assert_eq(zkt_stat(&t, "/s/k", &st), 0);
     cr_assert_eq(st.aversion, 1);

@@ -68,7 +68,7 @@ Test(zk_names, deep_path_walks_and_rebuilds) {
     cr_assert_not_null(n);
     cr_assert_eq(loc.pid, n->parent);
     cr_assert(pk_slice_eq(zk_node_name_slice(n), pk_slice_str("lvl99")));
-    cr_assert_eq(zk_node_path_len(t.s, n), len);
+    cr_assert_eq(zk_node_fullpath_len(t.s, n), len);
     cr_assert_eq(zk_node_digest(t.s, n), zk_node_digest_h(t.s, n, zk_path_hash(pk_slice_str(path))));
     /* lookups that only a full-path table used to reject: empty components, trailing slash, no slash */
     cr_assert_null(zk_tree_find(t.s, pk_slice_str("//lvl0")));
@@ -230,7 +230,7 @@ Test(zk_names, equal_names_under_different_parents) {
     for (size_t i = 0; i < PK_ARRAY_LEN(paths); i++) {
         zk_node *n = zk_tree_find(t.s, pk_slice_str(paths[i]));
         cr_assert_not_null(n, "%s", paths[i]);
-        cr_assert_eq(n->data_len, (int32_t)strlen(paths[i]));
+        cr_assert_eq(zk_node_data_len(n), (int32_t)strlen(paths[i]));
         cr_assert(memcmp(zk_node_data(n), paths[i], strlen(paths[i])) == 0, "%s finds its own node", paths[i]);
     }
     zkn_check(&t);
