@@ -143,6 +143,7 @@ void zk_state_serialize(const zk_state *s, pk_buf *out) {
     q[qt++] = (zk_snap_ent){s->root_id, 0, 0};
     while (qh < qt) {
         zk_snap_ent e = q[qh++];
+        if (qh + 8 < qt) __builtin_prefetch(zk_node_at(s, q[qh + 8].id)); /* siblings are in hash order, not memory order */
         const zk_node *n = zk_node_at(s, e.id);
         size_t off = 0;
         size_t len = zk_snap_node(out, s, n, &e, &off);
