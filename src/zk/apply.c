@@ -142,10 +142,11 @@ static int32_t zk_apply_modify(zk_state *s, const zk_txn_header *h, const zk_txn
 /* Compares two node pointers by path (closeSession deletes in path order, for determinism). */
 static int zk_node_path_cmp(const void *a, const void *b) {
     const zk_node *x = *(zk_node *const *)a, *y = *(zk_node *const *)b;
-    size_t n = x->path_len < y->path_len ? x->path_len : y->path_len;
+    size_t xl = zk_node_path_len(x), yl = zk_node_path_len(y);
+    size_t n = xl < yl ? xl : yl;
     int c = memcmp(zk_node_path(x), zk_node_path(y), n); /* strcmp's order: paths hold no NUL byte */
     if (c != 0) return c;
-    return x->path_len < y->path_len ? -1 : x->path_len > y->path_len;
+    return xl < yl ? -1 : xl > yl;
 }
 
 /* Applies closeSession: deletes the session's ephemerals (in path order) and the session. */

@@ -227,7 +227,7 @@ uint32_t zk_ntab_find(const zk_ntab *t, const zk_slab *a, uint64_t h, pk_slice p
         if (e == 0) return 0;
         if ((uint32_t)(e >> 32) == h32) {
             const zk_node *x = (const zk_node *)(const void *)zk_slab_at(a, (uint32_t)e);
-            if (x->path_len == path.len && memcmp(zk_node_path(x), path.ptr, path.len) == 0) return (uint32_t)e;
+            if (zk_node_path_len(x) == path.len && memcmp(zk_node_path(x), path.ptr, path.len) == 0) return (uint32_t)e;
         }
         if (++i == t->cap) i = 0;
     }

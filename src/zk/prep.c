@@ -505,7 +505,7 @@ static void zk_prep_close_ephemerals(zk_prep *p, const zk_state *s, uint64_t sid
     const zk_session *se = zk_session_find(s, sid);
     for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
         const zk_node *n = zk_node_at(s, se->eph[i]);
-        pk_buf_append(&paths, zk_node_path(n), n->path_len);
+        pk_buf_append(&paths, zk_node_path(n), zk_node_path_len(n));
         pk_buf_append(&paths, "", 1); /* the node stores no NUL */
     }
     for (size_t i = 0; i < p->map.cap; i++) {

@@ -22,8 +22,9 @@ static void zk_read_stat(pk_buf *out, const zk_node *n) {
 
 /* Appends a node's data as a jute buffer (null stays null). */
 static void zk_read_data(pk_buf *out, const zk_node *n) {
-    if (n->data_len < 0) jute_write_null(out);
-    else jute_write_buffer(out, n->data_len == 0 ? jute_empty() : (pk_slice){zk_node_data(n), (size_t)n->data_len});
+    int32_t len = zk_node_data_len(n);
+    if (len < 0) jute_write_null(out);
+    else jute_write_buffer(out, len == 0 ? jute_empty() : (pk_slice){zk_node_data(n), (size_t)len});
 }
 
 /* Appends the children names of a node as vector<ustring>. */
@@ -34,10 +35,10 @@ static void zk_read_children(const zk_state *s, pk_buf *out, const zk_node *n) {
     for (uint32_t i = 0; i < nk; i++) {
         const zk_node *c = zk_node_at(s, kids[i]);
         const char *cp = zk_node_path(c);
-        size_t k = c->path_len;
+        size_t len = zk_node_path_len(c), k = len;
         while (k > 0 && cp[k - 1] != '/') k--;
         PK_ASSERT(k > 0);
-        jute_write_ustring(out, (pk_slice){(const uint8_t *)cp + k, c->path_len - k});
+        jute_write_ustring(out, (pk_slice){(const uint8_t *)cp + k, len - k});
     }
 }
 
@@ -128,7 +129,7 @@ static void zk_read_ephemerals(const zk_state *s, uint64_t sid, pk_slice prefix,
     int32_t n = 0;
     for (uint32_t i = 0; se != NULL && i < se->neph; i++) {
         const zk_node *e = zk_node_at(s, se->eph[i]);
-        if (!all && (e->path_len < prefix.len || memcmp(zk_node_path(e), prefix.ptr, prefix.len) != 0)) continue;
+        if (!all && (zk_node_path_len(e) < prefix.len || memcmp(zk_node_path(e), prefix.ptr, prefix.len) != 0)) continue;
         jute_write_ustring(out, zk_node_path_slice(e));
         n++;
     }
@@ -243,7 +244,7 @@ size_t zk_reap_candidates(const zk_state *s, int64_t now_ms, size_t max, pk_buf 
             due = now_ms - zk_node_mtime(n) > ttl;
         }
         if (!due) continue;
-        pk_buf_append(paths_out, zk_node_path(n), n->path_len);
+        pk_buf_append(paths_out, zk_node_path(n), zk_node_path_len(n));
         pk_buf_append(paths_out, "", 1); /* the node stores no NUL */
         found++;
     }

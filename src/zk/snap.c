@@ -17,13 +17,13 @@ static void zk_w64(pk_buf *b, uint64_t v) { pk_put_u64(pk_buf_extend(b, 8), v); 
 
 /* Writes one node record. */
 static void zk_snap_node(pk_buf *out, const zk_state *s, const zk_node *n) {
-    size_t dl = n->data_len > 0 ? (size_t)n->data_len : 0;
-    uint8_t *p = pk_buf_extend(out, 4 + n->path_len + 4 + dl + 6 * 8 + 4 * 4);
-    pk_put_u32(p, n->path_len);
+    size_t dl = zk_node_data_size(n), pl = zk_node_path_len(n);
+    uint8_t *p = pk_buf_extend(out, 4 + pl + 4 + dl + 6 * 8 + 4 * 4);
+    pk_put_u32(p, (uint32_t)pl);
     p += 4;
-    memcpy(p, zk_node_path(n), n->path_len);
-    p += n->path_len;
-    pk_put_u32(p, (uint32_t)n->data_len);
+    memcpy(p, zk_node_path(n), pl);
+    p += pl;
+    pk_put_u32(p, (uint32_t)zk_node_data_len(n));
     p += 4;
     if (dl) memcpy(p, zk_node_data(n), dl);
     p += dl;

@@ -34,15 +34,16 @@ static uint64_t zk_node_fields_digest(const zk_state *s, const zk_node *n, uint6
     zk_node_get(n, &v);
     const zk_acl *a = zk_node_acl(s, n);
     int64_t f[11] = {zk_node_czxid(n), v.mzxid, v.pzxid, zk_node_ctime(n), v.mtime_ms, v.owner,
-                     v.version, v.aversion, v.ccount, n->data_len, (int64_t)(a ? a->hash : 0)};
+                     v.version, v.aversion, v.ccount, zk_node_data_len(n), (int64_t)(a ? a->hash : 0)};
     for (size_t i = 0; i < 11; i++) pk_put_u64(b + 8 * i, (uint64_t)f[i]);
     return pk_hash64(b, sizeof b, h);
 }
 
 /* Digest contribution of the node's data; h is zk_path_hash of its path. */
 static uint64_t zk_node_data_digest(const zk_node *n, uint64_t h) {
-    if (n->data_len <= 0) return 0;
-    return pk_hash64(zk_node_data(n), (size_t)n->data_len, h ^ 0xda7a);
+    size_t len = zk_node_data_size(n);
+    if (len == 0) return 0;
+    return pk_hash64(zk_node_data(n), len, h ^ 0xda7a);
 }
 
 /* Digest contribution of a node whose path hash is h. */
@@ -127,7 +128,7 @@ static size_t zk_node_size(uint8_t flags, size_t path_len, size_t data_len) {
 
 /* Bytes of a node's block. */
 static size_t zk_node_block_len(const zk_node *n) {
-    return zk_node_size(n->flags, n->path_len, n->data_len > 0 ? (size_t)n->data_len : 0);
+    return zk_node_size(n->flags, zk_node_path_len(n), zk_node_data_size(n));
 }
 
 /* Allocates a detached node: path, data, acl, czxid, ctime and the tail fields v (the layout is the
@@ -136,16 +137,16 @@ static zk_node *zk_node_alloc(zk_state *s, pk_slice path, pk_slice data, zk_acl 
                               const zk_node_vals *v, uint32_t *id) {
     PK_ASSERT(path.len > 0 && path.len < UINT32_MAX);
     PK_ASSERT(data.len <= INT32_MAX);
-    uint8_t flags = zk_node_need(czxid, ctime_ms, v);
+    int32_t data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    uint8_t flags = (uint8_t)(zk_node_need(czxid, ctime_ms, v) | zk_node_need_big(czxid, ctime_ms, path.len, data_len));
     zk_node *n = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data.len), id);
     memset(n, 0, ZK_NODE_HDR);
     n->flags = flags;
     zk_node_set_created(n, czxid, ctime_ms);
-    n->path_len = (uint32_t)path.len;
+    zk_node_set_lens(n, path.len, data_len);
     zk_node_pack(n, v);
     memcpy(zk_node_path(n), path.ptr, path.len);
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
-    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     n->acl = acl != NULL ? acl->idx : 0;
     return n;
 }
@@ -202,14 +203,17 @@ static zk_node *zk_node_move(zk_state *s, zk_node *n, uint8_t flags, size_t data
     if (reapable) zk_ntab_remove(&s->reapable, id, h);
     uint32_t mid;
     zk_node *m = zk_slab_alloc(&s->slab, zk_node_size(flags, path.len, data_len), &mid);
-    memcpy(m, n, ZK_NODE_HDR);
+    memset(m, 0, ZK_NODE_HDR);
+    m->acl = n->acl;
+    m->pidx = n->pidx;
     m->flags = flags;
+    zk_node_set_created(m, zk_node_czxid(n), zk_node_ctime(n));
+    size_t old_len = zk_node_data_size(n);
+    zk_node_set_lens(m, path.len, data_len < old_len ? (int32_t)data_len : zk_node_data_len(n));
     zk_node_pack(m, &v);
     memcpy(zk_node_path(m), path.ptr, path.len);
-    size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
     size_t keep = old_len < data_len ? old_len : data_len;
     if (keep > 0) memcpy(zk_node_data(m), zk_node_data(n), keep);
-    if (data_len < old_len) m->data_len = (int32_t)data_len;
     zk_slab_free(&s->slab, id, zk_node_block_len(n));
     zk_ntab_replace(&s->nodes, id, mid, h); /* the slot stays: only the id changes */
     if (reapable) zk_ntab_insert(&s->reapable, mid, h);
@@ -222,9 +226,10 @@ static zk_node *zk_node_move(zk_state *s, zk_node *n, uint8_t flags, size_t data
 /* Stores czxid, ctime and the tail fields v of a linked node, moving it when it lacks a section. */
 zk_node *zk_node_update(zk_state *s, zk_node *n, int64_t czxid, int64_t ctime_ms, const zk_node_vals *v) {
     PK_ASSERT(s != NULL && n != NULL && v != NULL);
-    uint8_t flags = (uint8_t)(n->flags | zk_node_need(czxid, ctime_ms, v));
+    uint8_t flags = (uint8_t)(n->flags | zk_node_need(czxid, ctime_ms, v) |
+                              zk_node_need_big(czxid, ctime_ms, zk_node_path_len(n), zk_node_data_len(n)));
     /* the move packs the old values against the old czxid/ctime (flags hold both the old and new needs) */
-    if (flags != n->flags) n = zk_node_move(s, n, flags, n->data_len > 0 ? (size_t)n->data_len : 0);
+    if (flags != n->flags) n = zk_node_move(s, n, flags, zk_node_data_size(n));
     bool was_reapable = zk_node_reapable(n);
     zk_node_set_created(n, czxid, ctime_ms);
     zk_node_pack(n, v);
@@ -258,7 +263,7 @@ zk_node *zk_tree_create(zk_state *s, zk_node **parentp, pk_slice path, pk_slice 
     uint64_t h = zk_path_hash(path);
     PK_ASSERT(zk_ntab_find(&s->nodes, &s->slab, h, path) == 0);
     size_t plen = zk_path_parent_len(path);
-    PK_ASSERT(parent != NULL && parent->path_len == plen && memcmp(zk_node_path(parent), path.ptr, plen) == 0);
+    PK_ASSERT(parent != NULL && zk_node_path_len(parent) == plen && memcmp(zk_node_path(parent), path.ptr, plen) == 0);
     zk_node_vals nv = {.owner = owner, .mzxid = (int64_t)zxid, .pzxid = (int64_t)zxid, .mtime_ms = time_ms};
     uint32_t id;
     zk_node *n = zk_node_alloc(s, path, data, acl, (int64_t)zxid, time_ms, &nv, &id);
@@ -316,7 +321,7 @@ void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid) {
     zk_ntab_remove(&s->nodes, id, h);
     if (zk_node_reapable(n)) zk_ntab_remove(&s->reapable, id, h);
     s->digest -= zk_node_digest_h(s, n, h);
-    s->data_size -= n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
+    s->data_size -= zk_node_path_len(n) + zk_node_data_size(n);
     int64_t owner = zk_node_owner(n);
     if (zk_owner_is_session(owner)) {
         zk_session *se = zk_session_find(s, (uint64_t)owner);
@@ -330,17 +335,19 @@ void zk_tree_delete(zk_state *s, zk_node *parent, zk_node *n, uint64_t zxid) {
 /* Replaces a node's data bytes in place or by moving the node (zk_node_move fixes every pointer to it). */
 zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
-    size_t old_len = n->data_len > 0 ? (size_t)n->data_len : 0;
-    if (data.len != old_len) n = zk_node_move(s, n, n->flags, data.len);
+    int32_t data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    uint8_t flags = (uint8_t)(n->flags | zk_node_need_big(zk_node_czxid(n), zk_node_ctime(n), zk_node_path_len(n), data_len));
+    if (data.len != zk_node_data_size(n) || flags != n->flags) n = zk_node_move(s, n, flags, data.len);
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
-    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    zk_node_set_lens(n, zk_node_path_len(n), data_len);
     return n;
 }
 
 /* Replaces data and bumps version/mzxid/mtime; returns the (possibly moved) node. */
 zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, uint64_t zxid, int64_t time_ms) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
-    size_t cur_len = n->data_len > 0 ? (size_t)n->data_len : 0;
+    size_t cur_len = zk_node_data_size(n);
+    int32_t data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     s->digest -= zk_node_digest_h(s, n, h);
     s->data_size -= cur_len;
     uint64_t dz = (uint64_t)zxid - (uint64_t)zk_node_czxid(n);
@@ -358,12 +365,13 @@ zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, ui
         v.version = zk_version_next(v.version);
         v.mzxid = (int64_t)zxid;
         v.mtime_ms = time_ms;
-        uint8_t flags = (uint8_t)(n->flags | zk_node_need(zk_node_czxid(n), zk_node_ctime(n), &v));
+        uint8_t flags = (uint8_t)(n->flags | zk_node_need(zk_node_czxid(n), zk_node_ctime(n), &v) |
+                                  zk_node_need_big(zk_node_czxid(n), zk_node_ctime(n), zk_node_path_len(n), data_len));
         if (flags != n->flags || data.len != cur_len) n = zk_node_move(s, n, flags, data.len); /* one move at most */
         zk_node_pack(n, &v);
     }
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
-    n->data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    zk_node_set_lens(n, zk_node_path_len(n), data_len);
     s->data_size += data.len;
     s->digest += zk_node_digest_h(s, n, h);
     return n;
@@ -397,7 +405,7 @@ void zk_node_stat(const zk_node *n, struct wire_stat *st) {
     st->cversion = zk_cversion(v.ccount, v.nkids);
     st->aversion = v.aversion;
     st->ephemeral_owner = zk_owner_visible(v.owner);
-    st->data_length = n->data_len > 0 ? n->data_len : 0;
+    st->data_length = (int32_t)zk_node_data_size(n);
     st->num_children = (int32_t)v.nkids;
     st->pzxid = v.pzxid;
 }
@@ -731,7 +739,7 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, uint32_t id, zk_node **parent_hi
     /* Siblings arrive together in a snapshot: reuse the previous node's parent when the paths agree. */
     size_t plen = zk_path_parent_len(path);
     zk_node *parent = *parent_hint;
-    if (parent == NULL || parent->path_len != plen || memcmp(zk_node_path(parent), path.ptr, plen) != 0)
+    if (parent == NULL || zk_node_path_len(parent) != plen || memcmp(zk_node_path(parent), path.ptr, plen) != 0)
         parent = zk_tree_parent(s, path);
     *parent_hint = parent;
     if (parent == NULL || zk_owner_is_session(zk_node_owner(parent))) return false;  /* ephemerals have no children */
@@ -757,7 +765,7 @@ bool zk_tree_load_node(zk_state *s, zk_node *n, uint32_t id, zk_node **parent_hi
     }
     zk_ntab_insert(&s->nodes, id, h);
     if (zk_node_reapable(n)) zk_ntab_insert(&s->reapable, id, h);
-    s->data_size += n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
+    s->data_size += zk_node_path_len(n) + zk_node_data_size(n);
     if (se != NULL) {
         zk_session_add_eph(se, id);
         s->ephemeral_count++;

@@ -200,8 +200,8 @@ size_t zk_path_parent_len(pk_slice path);
 static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, path.len, 0x7a6b5f7061746821ull); }
 
 /* ---- nodes ----
- * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 33-byte header (the 64-bit czxid and ctime
- * are read through memcpy accessors, so the header needs no 8-byte alignment), then a tail of
+ * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 25-byte header (czxid and ctime in
+ * 48 bits, the path and data lengths in 16 bits, all read through accessors), then a tail of
  * optional sections, each present only when its flag is set, in this order:
  *   ZK_NODE_OWNER  owner i64                                        (absent: 0)
  *   ZK_NODE_WIDE   mzxid i64, pzxid i64, mtime i64                  (absent: narrow, see below)
@@ -209,6 +209,9 @@ static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, 
  *   ZK_NODE_PAR    kids pointer, nkids u32, ccount i32, pzxid_d u32 (absent: no children, ccount 0)
  *                  (kids: a malloc'ed vector of the children's 32-bit node ids)
  *   ZK_NODE_AVER   aversion i32                                     (absent: 0)
+ *   ZK_NODE_BIG    czxid i64, ctime i64, path_len u32, data_len i32 (absent: the header's 48/16-bit fields;
+ *                  present when czxid or ctime is outside [0, 2^48), the path is longer than 65535 bytes or
+ *                  the data is 65535 bytes or longer; the header's fields are then zero)
  * then the path (no NUL terminator: path_len bytes) and the data bytes. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d,
  * pzxid = czxid + pzxid_d (unsigned 32-bit deltas, 0 when their section is absent) and
  * mtime = ctime + mtime_d (signed 32-bit). A pristine leaf (never set, no children ever, no owner, ACL
@@ -225,14 +228,19 @@ static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, 
 #define ZK_NODE_MOD 0x04u
 #define ZK_NODE_PAR 0x08u
 #define ZK_NODE_AVER 0x10u
+#define ZK_NODE_BIG 0x20u
+/* data_len_w of a node whose data is null. */
+#define ZK_NODE_NULL_W 0xFFFFu
+/* czxid and ctime fit the header when in [0, ZK_NODE_W48_END). */
+#define ZK_NODE_W48_END (1ll << 48)
 
 typedef struct zk_node {
     uint32_t acl;             /* index of the interned list (zk_node_acl), node_refs held; 0 only while loading */
-    uint32_t czxid_w[2];      /* czxid as a native int64 in two 4-aligned words: zk_node_czxid */
-    uint32_t ctime_w[2];      /* ctime_ms likewise: zk_node_ctime */
-    int32_t data_len;         /* -1 = null */
     uint32_t pidx;            /* index in parent's kids */
-    uint32_t path_len;
+    uint16_t czxid_w[3];      /* czxid as 48 bits, low word first (unused with ZK_NODE_BIG): zk_node_czxid */
+    uint16_t ctime_w[3];      /* ctime_ms likewise: zk_node_ctime */
+    uint16_t path_len_w;      /* path length (unused with ZK_NODE_BIG): zk_node_path_len */
+    uint16_t data_len_w;      /* data length, ZK_NODE_NULL_W = null (unused with ZK_NODE_BIG): zk_node_data_len */
     uint8_t flags;            /* ZK_NODE_*: which optional tail sections are present */
     uint8_t tail[];           /* see above */
 } zk_node;
@@ -254,12 +262,13 @@ typedef struct zk_node_vals {
 #define ZK_NODE_MOD_LEN 12u
 #define ZK_NODE_PAR_LEN (sizeof(void *) + 12u)
 #define ZK_NODE_AVER_LEN 4u
+#define ZK_NODE_BIG_LEN 24u
 
 /* Bytes of the optional tail sections present in flags. */
 static inline size_t zk_node_opt_len(uint8_t flags) {
     return ((flags & ZK_NODE_OWNER) ? ZK_NODE_OWNER_LEN : 0u) + ((flags & ZK_NODE_WIDE) ? ZK_NODE_WIDE_LEN : 0u) +
            ((flags & ZK_NODE_MOD) ? ZK_NODE_MOD_LEN : 0u) + ((flags & ZK_NODE_PAR) ? ZK_NODE_PAR_LEN : 0u) +
-           ((flags & ZK_NODE_AVER) ? ZK_NODE_AVER_LEN : 0u);
+           ((flags & ZK_NODE_AVER) ? ZK_NODE_AVER_LEN : 0u) + ((flags & ZK_NODE_BIG) ? ZK_NODE_BIG_LEN : 0u);
 }
 /* The tail section with flag f (which must be present) of a node. */
 static inline uint8_t *zk_node_sec(const zk_node *n, uint8_t f) {
@@ -277,21 +286,77 @@ static inline int32_t zk_node_ld32(const uint8_t *p) {
     memcpy(&v, p, 4);
     return v;
 }
-/* Creation zxid. */
-static inline int64_t zk_node_czxid(const zk_node *n) { return zk_node_ld64((const uint8_t *)n->czxid_w); }
-/* Creation time. */
-static inline int64_t zk_node_ctime(const zk_node *n) { return zk_node_ld64((const uint8_t *)n->ctime_w); }
-/* Stores the creation zxid and time (only allocation, snapshot load and zk_node_update change them). */
-static inline void zk_node_set_created(zk_node *n, int64_t czxid, int64_t ctime_ms) {
-    memcpy(n->czxid_w, &czxid, 8);
-    memcpy(n->ctime_w, &ctime_ms, 8);
+/* Reads a 48-bit header field. */
+static inline int64_t zk_node_ld48(const uint16_t w[3]) {
+    return (int64_t)((uint64_t)w[0] | (uint64_t)w[1] << 16 | (uint64_t)w[2] << 32);
 }
-/* The node's full path (path_len bytes, not NUL-terminated). */
+/* Stores v (in [0, 2^48)) into a 48-bit header field. */
+static inline void zk_node_st48(uint16_t w[3], int64_t v) {
+    PK_ASSERT(v >= 0 && v < ZK_NODE_W48_END);
+    w[0] = (uint16_t)v;
+    w[1] = (uint16_t)((uint64_t)v >> 16);
+    w[2] = (uint16_t)((uint64_t)v >> 32);
+}
+/* ZK_NODE_BIG when the header cannot hold these creation fields and lengths (data_len -1 = null), else 0. */
+static inline uint8_t zk_node_need_big(int64_t czxid, int64_t ctime_ms, size_t path_len, int64_t data_len) {
+    bool fits = czxid >= 0 && czxid < ZK_NODE_W48_END && ctime_ms >= 0 && ctime_ms < ZK_NODE_W48_END &&
+                path_len <= UINT16_MAX && data_len >= -1 && data_len < (int64_t)ZK_NODE_NULL_W;
+    return fits ? 0u : (uint8_t)ZK_NODE_BIG;
+}
+/* The BIG section of a node that has one. */
+static inline uint8_t *zk_node_big(const zk_node *n) { return zk_node_sec(n, ZK_NODE_BIG); }
+/* Creation zxid. */
+static inline int64_t zk_node_czxid(const zk_node *n) {
+    return (n->flags & ZK_NODE_BIG) ? zk_node_ld64(zk_node_big(n)) : zk_node_ld48(n->czxid_w);
+}
+/* Creation time. */
+static inline int64_t zk_node_ctime(const zk_node *n) {
+    return (n->flags & ZK_NODE_BIG) ? zk_node_ld64(zk_node_big(n) + 8u) : zk_node_ld48(n->ctime_w);
+}
+/* Stores the creation zxid and time (only allocation, moves, snapshot load and zk_node_update change them);
+ * a node without ZK_NODE_BIG must be able to hold them in the header. */
+static inline void zk_node_set_created(zk_node *n, int64_t czxid, int64_t ctime_ms) {
+    if (n->flags & ZK_NODE_BIG) {
+        memcpy(zk_node_big(n), &czxid, 8);
+        memcpy(zk_node_big(n) + 8u, &ctime_ms, 8);
+    } else {
+        zk_node_st48(n->czxid_w, czxid);
+        zk_node_st48(n->ctime_w, ctime_ms);
+    }
+}
+/* Length of the node's full path. */
+static inline size_t zk_node_path_len(const zk_node *n) {
+    return (n->flags & ZK_NODE_BIG) ? (size_t)(uint32_t)zk_node_ld32(zk_node_big(n) + 16u) : n->path_len_w;
+}
+/* Length of the node's data, -1 when it is null. */
+static inline int32_t zk_node_data_len(const zk_node *n) {
+    if (n->flags & ZK_NODE_BIG) return zk_node_ld32(zk_node_big(n) + 20u);
+    return n->data_len_w == ZK_NODE_NULL_W ? -1 : (int32_t)n->data_len_w;
+}
+/* Bytes of data stored (0 for null). */
+static inline size_t zk_node_data_size(const zk_node *n) {
+    int32_t d = zk_node_data_len(n);
+    return d > 0 ? (size_t)d : 0u;
+}
+/* Stores the path and data lengths (data_len -1 = null); a node without ZK_NODE_BIG must be able to hold them. */
+static inline void zk_node_set_lens(zk_node *n, size_t path_len, int32_t data_len) {
+    PK_ASSERT(data_len >= -1 && path_len <= UINT32_MAX);
+    if (n->flags & ZK_NODE_BIG) {
+        uint32_t p = (uint32_t)path_len;
+        memcpy(zk_node_big(n) + 16u, &p, 4);
+        memcpy(zk_node_big(n) + 20u, &data_len, 4);
+    } else {
+        PK_ASSERT(path_len <= UINT16_MAX && data_len < (int32_t)ZK_NODE_NULL_W);
+        n->path_len_w = (uint16_t)path_len;
+        n->data_len_w = data_len < 0 ? (uint16_t)ZK_NODE_NULL_W : (uint16_t)data_len;
+    }
+}
+/* The node's full path (zk_node_path_len bytes, not NUL-terminated). */
 static inline char *zk_node_path(const zk_node *n) { return (char *)(uintptr_t)(n->tail + zk_node_opt_len(n->flags)); }
 /* The node's path as a slice. */
-static inline pk_slice zk_node_path_slice(const zk_node *n) { return (pk_slice){(const uint8_t *)zk_node_path(n), n->path_len}; }
+static inline pk_slice zk_node_path_slice(const zk_node *n) { return (pk_slice){(const uint8_t *)zk_node_path(n), zk_node_path_len(n)}; }
 /* The node's data bytes (stored right after the path). */
-static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(zk_node_path(n) + n->path_len); }
+static inline uint8_t *zk_node_data(const zk_node *n) { return (uint8_t *)(uintptr_t)(zk_node_path(n) + zk_node_path_len(n)); }
 /* The raw owner (0 when absent). */
 static inline int64_t zk_node_owner(const zk_node *n) { return (n->flags & ZK_NODE_OWNER) ? zk_node_ld64(n->tail) : 0; }
 /* Data version. */
