@@ -271,7 +271,7 @@ static zk_node *zk_node_alloc(zk_state *s, pk_slice name, pk_slice data, zk_acl 
     PK_ASSERT(name.len < UINT32_MAX && v->nkids == 0);
     PK_ASSERT(data.len <= INT32_MAX);
     int32_t data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
-    uint8_t flags = zk_node_need(czxid, ctime_ms, v);
+    uint8_t flags = (uint8_t)(zk_node_need(czxid, ctime_ms, v) | zk_node_need_big(czxid, ctime_ms, name.len, data_len));
     zk_node *n = zk_slab_alloc(&s->slab, zk_node_size(flags, name.len, data.len), id);
     memset(n, 0, ZK_NODE_HDR);
     n->flags = flags;
@@ -372,7 +372,8 @@ static zk_node *zk_node_move(zk_state *s, zk_node *n, uint32_t id, uint8_t flags
 static zk_node *zk_node_update_at(zk_state *s, zk_node *n, uint32_t id, int64_t czxid, int64_t ctime_ms,
                                   const zk_node_vals *v, uint32_t *nidp) {
     PK_ASSERT(s != NULL && n != NULL && v != NULL && v->nkids == zk_node_nkids(n));
-    uint8_t flags = (uint8_t)(n->flags | zk_node_need(czxid, ctime_ms, v));
+    uint8_t flags = (uint8_t)(n->flags | zk_node_need(czxid, ctime_ms, v) |
+                              zk_node_need_big(czxid, ctime_ms, zk_node_name_len(n), zk_node_data_len(n)));
     /* the move packs the old values against the old czxid/ctime (flags hold both the old and new needs) */
     if (flags != n->flags) n = zk_node_move(s, n, id, flags, zk_node_data_size(n), &id);
     bool was_reapable = zk_node_reapable(n);
@@ -487,10 +488,11 @@ void zk_tree_delete(zk_state *s, zk_loc *loc, pk_slice path, uint64_t zxid) {
 /* Replaces a node's data bytes in place or by moving the node (zk_node_move fixes every pointer to it). */
 zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
-    size_t old_len = zk_node_data_size(n);
-    if (data.len != old_len) n = zk_node_move(s, n, 0, n->flags, data.len, NULL);
+    int32_t data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
+    uint8_t flags = (uint8_t)(n->flags | zk_node_need_big(zk_node_czxid(n), zk_node_ctime(n), zk_node_name_len(n), data_len));
+    if (data.len != zk_node_data_size(n) || flags != n->flags) n = zk_node_move(s, n, 0, flags, data.len, NULL);
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
-    zk_node_set_lens(n, zk_node_name_len(n), data.ptr == NULL ? -1 : (int32_t)data.len);
+    zk_node_set_lens(n, zk_node_name_len(n), data_len);
     return n;
 }
 
@@ -498,6 +500,7 @@ zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data) {
 zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, uint64_t zxid, int64_t time_ms) {
     PK_ASSERT(n != NULL && data.len <= INT32_MAX);
     size_t cur_len = zk_node_data_size(n);
+    int32_t data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
     s->digest -= zk_node_digest_h(s, n, h);
     s->data_size -= cur_len;
     uint64_t dz = (uint64_t)zxid - (uint64_t)zk_node_czxid(n);
@@ -515,12 +518,13 @@ zk_node *zk_tree_set_data(zk_state *s, zk_node *n, uint64_t h, pk_slice data, ui
         v.version = zk_version_next(v.version);
         v.mzxid = (int64_t)zxid;
         v.mtime_ms = time_ms;
-        uint8_t flags = (uint8_t)(n->flags | zk_node_need(zk_node_czxid(n), zk_node_ctime(n), &v));
+        uint8_t flags = (uint8_t)(n->flags | zk_node_need(zk_node_czxid(n), zk_node_ctime(n), &v) |
+                                  zk_node_need_big(zk_node_czxid(n), zk_node_ctime(n), zk_node_name_len(n), data_len));
         if (flags != n->flags || data.len != cur_len) n = zk_node_move(s, n, 0, flags, data.len, NULL); /* one move at most */
         zk_node_pack(n, &v);
     }
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
-    zk_node_set_lens(n, zk_node_name_len(n), data.ptr == NULL ? -1 : (int32_t)data.len);
+    zk_node_set_lens(n, zk_node_name_len(n), data_len);
     s->data_size += data.len;
     s->digest += zk_node_digest_h(s, n, h);
     return n;

@@ -218,8 +218,8 @@ static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, 
 static inline uint64_t zk_name_hash(pk_slice name) { return pk_hash64(name.ptr, name.len, 0x6e616d655f6b6579ull); }
 
 /* ---- nodes ----
- * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 33-byte header (the 64-bit czxid and ctime
- * are read through memcpy accessors, so the header needs no 8-byte alignment), then a tail of
+ * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 25-byte header (czxid and ctime in
+ * 48 bits, the name and data lengths in 16 bits, all read through accessors), then a tail of
  * optional sections, each present only when its flag is set, in this order:
  *   ZK_NODE_OWNER  owner i64                                        (absent: 0)
  *   ZK_NODE_WIDE   mzxid i64, pzxid i64, mtime i64                  (absent: narrow, see below)
@@ -228,8 +228,11 @@ static inline uint64_t zk_name_hash(pk_slice name) { return pk_hash64(name.ptr, 
  *                  (the children's table: a malloc'ed zk_ntab entry array of cap slots holding nkids
  *                  children keyed by zk_name_hash of their names; NULL when nkids is 0)
  *   ZK_NODE_AVER   aversion i32                                     (absent: 0)
- * then the name (the last path component, no NUL terminator: name_len bytes; empty for "/") and the data
- * bytes. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d,
+ *   ZK_NODE_BIG    czxid i64, ctime i64, name_len u32, data_len i32 (absent: the header's 48/16-bit fields;
+ *                  present when czxid or ctime is outside [0, 2^48), the name is longer than 65535 bytes or
+ *                  the data is 65535 bytes or longer; the header's fields are then zero)
+ * then the name (the last path component, no NUL terminator: zk_node_name_len bytes; empty for "/") and the
+ * data bytes. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d,
  * pzxid = czxid + pzxid_d (unsigned 32-bit deltas, 0 when their section is absent) and
  * mtime = ctime + mtime_d (signed 32-bit). A pristine leaf (never set, no children ever, no owner, ACL
  * never set) is header + name + data. A node that gains PAR gains MOD with it, so that a parent's first
@@ -239,7 +242,7 @@ static inline uint64_t zk_name_hash(pk_slice name) { return pk_hash64(name.ptr, 
  * dropped while the node lives; a reload drops the ones whose values are defaults): zk_node_update and
  * the zk_tree_* functions return the new address and fix every reference the state holds to it (its node
  * id changes: parent's table slot, children's parent fields, session's ephemerals, reapable, root_id).
- * Blocks are 4-byte aligned (slab steps of 4): the header's 64-bit fields and the tail fields are read and
+ * Blocks are 4-byte aligned (slab steps of 4): the header's packed fields and the tail fields are read and
  * written through the memcpy accessors below only. The node caches neither its path hash (the digest
  * recomputes zk_path_hash of the full path) nor its own id (a linked node's id is in its parent's table,
  * found with zk_node_id, or root_id). */
@@ -248,14 +251,19 @@ static inline uint64_t zk_name_hash(pk_slice name) { return pk_hash64(name.ptr, 
 #define ZK_NODE_MOD 0x04u
 #define ZK_NODE_PAR 0x08u
 #define ZK_NODE_AVER 0x10u
+#define ZK_NODE_BIG 0x20u
+/* data_len_w of a node whose data is null. */
+#define ZK_NODE_NULL_W 0xFFFFu
+/* czxid and ctime fit the header when in [0, ZK_NODE_W48_END). */
+#define ZK_NODE_W48_END (1ll << 48)
 
 typedef struct zk_node {
     uint32_t acl;             /* index of the interned list (zk_node_acl), node_refs held; 0 only while loading */
-    uint32_t czxid_w[2];      /* czxid as a native int64 in two 4-aligned words: zk_node_czxid */
-    uint32_t ctime_w[2];      /* ctime_ms likewise: zk_node_ctime */
-    int32_t data_len;         /* -1 = null */
     uint32_t parent;          /* node id of the parent (0 for "/" and for a detached node) */
-    uint32_t name_len;        /* bytes of the name (the last path component) */
+    uint16_t czxid_w[3];      /* czxid as 48 bits, low word first (unused with ZK_NODE_BIG): zk_node_czxid */
+    uint16_t ctime_w[3];      /* ctime_ms likewise: zk_node_ctime */
+    uint16_t name_len_w;      /* name length (unused with ZK_NODE_BIG): zk_node_name_len */
+    uint16_t data_len_w;      /* data length, ZK_NODE_NULL_W = null (unused with ZK_NODE_BIG): zk_node_data_len */
     uint8_t flags;            /* ZK_NODE_*: which optional tail sections are present */
     uint8_t tail[];           /* see above */
 } zk_node;
@@ -277,6 +285,7 @@ typedef struct zk_node_vals {
 #define ZK_NODE_MOD_LEN 12u
 #define ZK_NODE_PAR_LEN (sizeof(void *) + 16u)
 #define ZK_NODE_AVER_LEN 4u
+#define ZK_NODE_BIG_LEN 24u
 /* Offsets in the PAR section. */
 #define ZK_PAR_CAP sizeof(void *)
 #define ZK_PAR_NKIDS (sizeof(void *) + 4u)
@@ -287,7 +296,7 @@ typedef struct zk_node_vals {
 static inline size_t zk_node_opt_len(uint8_t flags) {
     return ((flags & ZK_NODE_OWNER) ? ZK_NODE_OWNER_LEN : 0u) + ((flags & ZK_NODE_WIDE) ? ZK_NODE_WIDE_LEN : 0u) +
            ((flags & ZK_NODE_MOD) ? ZK_NODE_MOD_LEN : 0u) + ((flags & ZK_NODE_PAR) ? ZK_NODE_PAR_LEN : 0u) +
-           ((flags & ZK_NODE_AVER) ? ZK_NODE_AVER_LEN : 0u);
+           ((flags & ZK_NODE_AVER) ? ZK_NODE_AVER_LEN : 0u) + ((flags & ZK_NODE_BIG) ? ZK_NODE_BIG_LEN : 0u);
 }
 /* The tail section with flag f (which must be present) of a node. */
 static inline uint8_t *zk_node_sec(const zk_node *n, uint8_t f) {
@@ -305,28 +314,72 @@ static inline int32_t zk_node_ld32(const uint8_t *p) {
     memcpy(&v, p, 4);
     return v;
 }
+/* Reads a 48-bit header field. */
+static inline int64_t zk_node_ld48(const uint16_t w[3]) {
+    return (int64_t)((uint64_t)w[0] | (uint64_t)w[1] << 16 | (uint64_t)w[2] << 32);
+}
+/* Stores v (in [0, 2^48)) into a 48-bit header field. */
+static inline void zk_node_st48(uint16_t w[3], int64_t v) {
+    PK_ASSERT(v >= 0 && v < ZK_NODE_W48_END);
+    w[0] = (uint16_t)v;
+    w[1] = (uint16_t)((uint64_t)v >> 16);
+    w[2] = (uint16_t)((uint64_t)v >> 32);
+}
+/* ZK_NODE_BIG when the header cannot hold these creation fields and lengths (data_len -1 = null), else 0. */
+static inline uint8_t zk_node_need_big(int64_t czxid, int64_t ctime_ms, size_t name_len, int64_t data_len) {
+    bool fits = czxid >= 0 && czxid < ZK_NODE_W48_END && ctime_ms >= 0 && ctime_ms < ZK_NODE_W48_END &&
+                name_len <= UINT16_MAX && data_len >= -1 && data_len < (int64_t)ZK_NODE_NULL_W;
+    return fits ? 0u : (uint8_t)ZK_NODE_BIG;
+}
+/* The BIG section of a node that has one. */
+static inline uint8_t *zk_node_big(const zk_node *n) { return zk_node_sec(n, ZK_NODE_BIG); }
 /* Creation zxid. */
-static inline int64_t zk_node_czxid(const zk_node *n) { return zk_node_ld64((const uint8_t *)n->czxid_w); }
+static inline int64_t zk_node_czxid(const zk_node *n) {
+    return (n->flags & ZK_NODE_BIG) ? zk_node_ld64(zk_node_big(n)) : zk_node_ld48(n->czxid_w);
+}
 /* Creation time. */
-static inline int64_t zk_node_ctime(const zk_node *n) { return zk_node_ld64((const uint8_t *)n->ctime_w); }
-/* Stores the creation zxid and time (only allocation, snapshot load and zk_node_update change them). */
+static inline int64_t zk_node_ctime(const zk_node *n) {
+    return (n->flags & ZK_NODE_BIG) ? zk_node_ld64(zk_node_big(n) + 8u) : zk_node_ld48(n->ctime_w);
+}
+/* Stores the creation zxid and time (only allocation, moves, snapshot load and zk_node_update change them);
+ * a node without ZK_NODE_BIG must be able to hold them in the header. */
 static inline void zk_node_set_created(zk_node *n, int64_t czxid, int64_t ctime_ms) {
-    memcpy(n->czxid_w, &czxid, 8);
-    memcpy(n->ctime_w, &ctime_ms, 8);
+    if (n->flags & ZK_NODE_BIG) {
+        memcpy(zk_node_big(n), &czxid, 8);
+        memcpy(zk_node_big(n) + 8u, &ctime_ms, 8);
+    } else {
+        zk_node_st48(n->czxid_w, czxid);
+        zk_node_st48(n->ctime_w, ctime_ms);
+    }
 }
 /* Bytes of the node's name. */
-static inline size_t zk_node_name_len(const zk_node *n) { return n->name_len; }
+static inline size_t zk_node_name_len(const zk_node *n) {
+    return (n->flags & ZK_NODE_BIG) ? (size_t)(uint32_t)zk_node_ld32(zk_node_big(n) + 16u) : n->name_len_w;
+}
 /* Length of the node's data, -1 when it is null. */
-static inline int32_t zk_node_data_len(const zk_node *n) { return n->data_len; }
+static inline int32_t zk_node_data_len(const zk_node *n) {
+    if (n->flags & ZK_NODE_BIG) return zk_node_ld32(zk_node_big(n) + 20u);
+    return n->data_len_w == ZK_NODE_NULL_W ? -1 : (int32_t)n->data_len_w;
+}
 /* Bytes of data stored (0 for null). */
-static inline size_t zk_node_data_size(const zk_node *n) { return n->data_len > 0 ? (size_t)n->data_len : 0u; }
-/* Stores the name and data lengths (data_len -1 = null). */
+static inline size_t zk_node_data_size(const zk_node *n) {
+    int32_t d = zk_node_data_len(n);
+    return d > 0 ? (size_t)d : 0u;
+}
+/* Stores the name and data lengths (data_len -1 = null); a node without ZK_NODE_BIG must be able to hold them. */
 static inline void zk_node_set_lens(zk_node *n, size_t name_len, int32_t data_len) {
     PK_ASSERT(data_len >= -1 && name_len <= UINT32_MAX);
-    n->name_len = (uint32_t)name_len;
-    n->data_len = data_len;
+    if (n->flags & ZK_NODE_BIG) {
+        uint32_t p = (uint32_t)name_len;
+        memcpy(zk_node_big(n) + 16u, &p, 4);
+        memcpy(zk_node_big(n) + 20u, &data_len, 4);
+    } else {
+        PK_ASSERT(name_len <= UINT16_MAX && data_len < (int32_t)ZK_NODE_NULL_W);
+        n->name_len_w = (uint16_t)name_len;
+        n->data_len_w = data_len < 0 ? (uint16_t)ZK_NODE_NULL_W : (uint16_t)data_len;
+    }
 }
-/* The node's name (the last component of its path; name_len bytes, not NUL-terminated). */
+/* The node's name (the last component of its path; zk_node_name_len bytes, not NUL-terminated). */
 static inline char *zk_node_name(const zk_node *n) { return (char *)(uintptr_t)(n->tail + zk_node_opt_len(n->flags)); }
 /* The node's name as a slice. */
 static inline pk_slice zk_node_name_slice(const zk_node *n) {

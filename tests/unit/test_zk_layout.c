@@ -57,7 +57,7 @@ static int32_t zkl_children(zkt *t, const char *path, const char *name) {
 }
 
 Test(zk_layout, header_is_compact) {
-    cr_assert_leq(ZK_NODE_HDR, 33, "header grew: %zu bytes", (size_t)ZK_NODE_HDR);
+    cr_assert_leq(ZK_NODE_HDR, 25, "header grew: %zu bytes", (size_t)ZK_NODE_HDR);
 }
 
 Test(zk_layout, sections_appear_as_fields_leave_their_defaults) {
@@ -170,6 +170,129 @@ Test(zk_layout, mtime_backwards_and_far_ahead) {
     cr_assert_eq(zkt_stat(&t, "/m", &st), 0);
     cr_assert_eq(st.mtime_ms, INT64_MAX);
     cr_assert_eq(st.ctime_ms, 5000000);
+    zkl_snap_roundtrip(&t);
+    zkt_deinit(&t);
+}
+
+/* Returns a NUL-terminated string of len copies of c (caller frees). */
+static char *zkl_fill(size_t len, char c) {
+    char *p = malloc(len + 1);
+    cr_assert(p != NULL);
+    memset(p, c, len);
+    p[len] = '\0';
+    return p;
+}
+
+Test(zk_layout, big_section_holds_what_the_header_cannot) {
+    zkt t;
+    zkt_init(&t);
+    struct wire_stat st;
+    /* data lengths around the 16-bit limit: 65534 fits the header, 65535 needs the BIG section */
+    char *d1 = zkl_fill(65534, 'a'), *d2 = zkl_fill(65535, 'b'), *d3 = zkl_fill(70000, 'c');
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/d", d1, 0), 0);
+    zk_node *n = zk_tree_find(t.s, pk_slice_str("/d"));
+    cr_assert_eq(n->flags, 0);
+    cr_assert_eq(zk_node_data_len(n), 65534);
+    cr_assert_eq(zkt_set(&t, 0, "/d", d2, -1, NULL), 0); /* grows past the header: moves to gain BIG */
+    n = zk_tree_find(t.s, pk_slice_str("/d"));
+    cr_assert(n->flags & ZK_NODE_BIG);
+    cr_assert_eq(zk_node_data_len(n), 65535);
+    cr_assert(memcmp(zk_node_data(n), d2, 65535) == 0);
+    cr_assert_eq(zkt_set(&t, 0, "/d", d3, -1, NULL), 0);
+    cr_assert_eq(zkt_stat(&t, "/d", &st), 0);
+    cr_assert_eq(st.data_length, 70000);
+    cr_assert_eq(st.version, 2);
+    cr_assert_eq(zkt_set(&t, 0, "/d", "tiny", -1, NULL), 0); /* sections stay while the node lives */
+    n = zk_tree_find(t.s, pk_slice_str("/d"));
+    cr_assert(n->flags & ZK_NODE_BIG);
+    cr_assert_eq(zk_node_data_len(n), 4);
+    cr_assert(memcmp(zk_node_data(n), "tiny", 4) == 0);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/d/kid", NULL, 0), 0); /* a BIG parent gains PAR */
+    cr_assert_eq(zkt_set(&t, 0, "/d", NULL, -1, NULL), 0);
+    n = zk_tree_find(t.s, pk_slice_str("/d"));
+    cr_assert_eq(n->flags & (ZK_NODE_BIG | ZK_NODE_PAR), ZK_NODE_BIG | ZK_NODE_PAR);
+    cr_assert_eq(zk_node_data_len(n), -1);
+    cr_assert_eq(zkl_children(&t, "/d", "kid"), 1);
+    zkl_snap_roundtrip(&t);
+    /* a name (and so a path) longer than 65535 bytes */
+    char *name = zkl_fill(70001, 'p');
+    name[0] = '/';
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, name, "v", 0), 0);
+    n = zk_tree_find(t.s, pk_slice_str(name));
+    cr_assert(n != NULL && (n->flags & ZK_NODE_BIG));
+    cr_assert_eq(zk_node_name_len(n), 70000);
+    cr_assert_eq(zkl_children(&t, "/", name + 1), 3); /* zookeeper, d and it */
+    cr_assert_eq(zkt_set(&t, 0, name, "vw", -1, NULL), 0);
+    cr_assert_eq(zkt_stat(&t, name, &st), 0);
+    cr_assert_eq(st.data_length, 2);
+    zkl_snap_roundtrip(&t);
+    cr_assert_eq(zkt_delete(&t, 0, name, -1, NULL), 0);
+    /* a path longer than 65535 bytes made of short names: the names fit the header, no BIG section */
+    char *deep = zkl_fill(72000, 'q');
+    size_t dl = 0;
+    for (int i = 0; i < 700; i++) {
+        deep[dl] = '/';
+        dl += 100;
+        deep[dl] = 0;
+        cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, deep, "v", 0), 0);
+        deep[dl] = 'q';
+    }
+    deep[dl] = 0;
+    n = zk_tree_find(t.s, pk_slice_str(deep));
+    cr_assert(n != NULL && !(n->flags & ZK_NODE_BIG));
+    cr_assert_eq(zk_node_name_len(n), 99);
+    cr_assert_eq(zk_node_fullpath_len(t.s, n), 70000);
+    zkl_snap_roundtrip(&t);
+    free(deep);
+    /* czxid past 48 bits (epoch >= 65536) and creation times outside [0, 2^48) */
+    t.zxid = (70000ull << 32) | 5;
+    int64_t tz = t.now_ms;
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/z", "x", 0), 0);
+    t.now_ms = -3;
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/neg", "x", 0), 0);
+    t.now_ms = INT64_MAX - 7;
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/far", "x", 0), 0);
+    t.now_ms = (1ll << 48) - 1; /* the largest time the header holds */
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/edge", "x", 0), 0);
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/z"))->flags, ZK_NODE_BIG);
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/neg"))->flags, ZK_NODE_BIG);
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/far"))->flags, ZK_NODE_BIG);
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str("/edge"))->flags, ZK_NODE_BIG, "czxid is past 48 bits here too");
+    cr_assert_eq(zkt_stat(&t, "/z", &st), 0);
+    cr_assert_eq(st.czxid, (int64_t)((70000ull << 32) | 6));
+    cr_assert_eq(st.mzxid, st.czxid);
+    cr_assert_eq(st.ctime_ms, tz);
+    cr_assert_eq(zkt_stat(&t, "/neg", &st), 0);
+    cr_assert_eq(st.ctime_ms, -3);
+    cr_assert_eq(st.mtime_ms, -3);
+    cr_assert_eq(zkt_stat(&t, "/far", &st), 0);
+    cr_assert_eq(st.ctime_ms, INT64_MAX - 7);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/z/c", "y", 0), 0); /* a BIG node gains PAR and moves */
+    cr_assert_eq(zkt_stat(&t, "/z", &st), 0);
+    cr_assert_eq(st.czxid, (int64_t)((70000ull << 32) | 6));
+    cr_assert_eq(st.num_children, 1);
+    cr_assert_eq(st.pzxid, (int64_t)t.zxid);
+    cr_assert_eq(zk_state_digest_full(t.s), zk_state_digest(t.s));
+    zkl_snap_roundtrip(&t);
+    free(name);
+    free(d1);
+    free(d2);
+    free(d3);
+    zkt_deinit(&t);
+}
+
+Test(zk_layout, header_holds_48_bit_creation_fields) {
+    zkt t;
+    zkt_init(&t);
+    t.zxid = (65535ull << 32) | 0xFFFFFFF0u; /* the largest epoch whose zxids fit 48 bits */
+    t.now_ms = (1ll << 48) - 1;
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/h", "x", 0), 0);
+    zk_node *n = zk_tree_find(t.s, pk_slice_str("/h"));
+    cr_assert_eq(n->flags, 0);
+    struct wire_stat st;
+    cr_assert_eq(zkt_stat(&t, "/h", &st), 0);
+    cr_assert_eq(st.czxid, (int64_t)t.zxid);
+    cr_assert_eq(st.ctime_ms, (1ll << 48) - 1);
     zkl_snap_roundtrip(&t);
     zkt_deinit(&t);
 }
@@ -487,7 +610,7 @@ static uint32_t zkl_bare_node(zk_slab *a, const char *name) {
     size_t len = strlen(name);
     zk_node *n = zk_slab_alloc(a, ZK_NODE_HDR + len, &id);
     memset(n, 0, ZK_NODE_HDR);
-    n->name_len = (uint32_t)len;
+    zk_node_set_lens(n, len, 0);
     memcpy(zk_node_name(n), name, len);
     return id;
 }
