@@ -160,4 +160,27 @@ static inline int32_t zkt_stat(zkt *t, const char *path, struct wire_stat *st) {
     return rr.err;
 }
 
+/* Serializes the state, loads it back and checks the digest, the stats and that serializing the loaded state
+ * gives the same bytes; returns the loaded state (the caller frees it). */
+static inline zk_state *zkt_reload(zkt *t) {
+    pk_buf a, b;
+    pk_buf_init(&a);
+    pk_buf_init(&b);
+    zk_state_serialize(t->s, &a);
+    zk_state *s2 = NULL;
+    char err[128] = "";
+    cr_assert_eq(zk_state_deserialize(pk_buf_slice(&a), &s2, err, sizeof err), PK_OK, "%s", err);
+    cr_assert_eq(zk_state_digest(s2), zk_state_digest(t->s));
+    cr_assert_eq(zk_state_digest_full(s2), zk_state_digest(t->s));
+    zk_state_serialize(s2, &b);
+    cr_assert(a.len == b.len && memcmp(a.data, b.data, a.len) == 0, "a reload serializes to other bytes");
+    zk_stats x, y;
+    zk_state_stats(t->s, &x);
+    zk_state_stats(s2, &y);
+    cr_assert_eq(memcmp(&x, &y, sizeof x), 0, "stats differ after a reload");
+    pk_buf_deinit(&a);
+    pk_buf_deinit(&b);
+    return s2;
+}
+
 #endif
