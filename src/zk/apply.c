@@ -172,6 +172,9 @@ static int32_t zk_apply_close_session(zk_state *s, const zk_txn_header *h, zk_ev
     }
     for (uint32_t i = 0; i < n; i++) v[i].base = paths.data;
     qsort(v, n, sizeof *v, zk_close_ent_cmp);
+    /* the session's vector in reverse deletion order: each delete then removes its last entry (O(1) instead of
+     * a scan, which made closing a session with E ephemerals O(E^2)) */
+    for (uint32_t i = 0; i < n; i++) se->eph[i] = v[n - 1 - i].id;
     for (uint32_t i = 0; i < n; i++) {
         zk_node *e = zk_node_at(s, v[i].id); /* deletes move no other ephemeral (only parents move) */
         PK_ASSERT(zk_node_nkids(e) == 0);

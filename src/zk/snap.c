@@ -234,7 +234,9 @@ static const char *zk_snap_read_node(jute_reader *r, zk_state *s, zk_acl **acls,
         n = zk_node_update(s, n, f[0], f[3], &v);
     } else {
         if (path.len < 2 || path.ptr[0] != '/') return "bad node path";
-        n = zk_tree_alloc_node(s, zk_path_name(path), data, NULL, f[0], f[3], &v, &id);
+        pk_slice name = zk_path_name(path);
+        if (name.len == 0 || memchr(name.ptr, '/', name.len) != NULL) return "bad node path"; /* "//b", "/a/" */
+        n = zk_tree_alloc_node(s, name, data, NULL, f[0], f[3], &v, &id);
     }
     n->acl = acls[ai]->idx;
     acls[ai]->node_refs++;
