@@ -42,7 +42,8 @@ BINS := $(BUILD)/pk-server
 TEST_TARGETS :=
 
 .PHONY: all test clean asan
-all: $(BINS)
+# The default goal; its prerequisites are added after the fragments (below), which append to BINS.
+all:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -75,6 +76,9 @@ asan:
 	$(MAKE) CFG=asan all
 
 -include $(sort $(wildcard src/*/*.mk tests/*/*.mk bench/*.mk))
+
+# Every binary the fragments declared (a rule's prerequisites are expanded where it is read, so not above).
+all: $(BINS)
 
 # `make test` runs every suite: unit tests under ASan+UBSan first, then the fragments' suites.
 # Builds run two jobs wide (2 cores); the suites run one after another (they start servers on fixed ports).
