@@ -106,6 +106,14 @@ static void zk_snap_sorted_kids(const zk_state *s, const zk_ntab *t, uint64_t *v
     }
 }
 
+/* Orders two interned ACL lists by hash, then bytes: the snapshot's ACL order, a function of the lists alone. */
+static int zk_snap_acl_cmp(const void *pa, const void *pb) {
+    const zk_acl *a = *(const zk_acl *const *)pa, *b = *(const zk_acl *const *)pb;
+    if (a->hash != b->hash) return a->hash < b->hash ? -1 : 1;
+    if (a->blob_len != b->blob_len) return a->blob_len < b->blob_len ? -1 : 1;
+    return memcmp(a->blob, b->blob, a->blob_len);
+}
+
 /* Serializes the state. */
 void zk_state_serialize(const zk_state *s, pk_buf *out) {
     PK_ASSERT(s != NULL && out != NULL);
@@ -115,16 +123,21 @@ void zk_state_serialize(const zk_state *s, pk_buf *out) {
     zk_w32(out, ZK_SNAP_VERSION);
     zk_w64(out, s->last_zxid);
     zk_w64(out, s->digest);
-    zk_w32(out, (uint32_t)s->acls.map.count);
-    uint32_t idx = 0;
+    size_t nacls = s->acls.map.count;
+    zk_w32(out, (uint32_t)nacls);
+    zk_acl **acls = pk_malloc((nacls ? nacls : 1) * sizeof *acls);
+    size_t idx = 0;
     for (size_t i = 0; i < s->acls.map.cap; i++) {
-        zk_acl *a = s->acls.map.slots[i];
-        if (a == NULL) continue;
-        a->snap_index = idx++;  /* scratch field: serialization is the only writer */
-        zk_w32(out, a->blob_len);
-        pk_buf_append(out, a->blob, a->blob_len);
+        if (s->acls.map.slots[i] != NULL) acls[idx++] = s->acls.map.slots[i];
     }
-    PK_ASSERT(idx == s->acls.map.count);
+    PK_ASSERT(idx == nacls);
+    qsort(acls, nacls, sizeof *acls, zk_snap_acl_cmp); /* not the table's slot order, which depends on its history */
+    for (size_t i = 0; i < nacls; i++) {
+        acls[i]->snap_index = (uint32_t)i; /* scratch field: serialization is the only writer */
+        zk_w32(out, acls[i]->blob_len);
+        pk_buf_append(out, acls[i]->blob, acls[i]->blob_len);
+    }
+    free(acls);
     zk_w64(out, s->sessions.count);
     for (size_t i = 0; i < s->sessions.cap; i++) {
         const zk_session *se = s->sessions.slots[i];

@@ -166,7 +166,7 @@ typedef struct zk_acl {
     uint8_t blob[];       /* jute vector<ACL> */
 } zk_acl;
 
-/* The interned lists of a state: a hash table by blob (its slot order is the snapshot's ACL order) and an
+/* The interned lists of a state: a hash table by blob (snapshots list them in (hash, blob) order) and an
  * index, so that a node names its list with 32 bits (zk_node.acl). Index 0 is never a list ("none"). */
 typedef struct zk_acls {
     zk_htab map;          /* zk_acl items by hash of the blob */
