@@ -240,18 +240,18 @@ static const char *zk_snap_read_node(jute_reader *r, zk_state *s, zk_acl **acls,
         if (zk_owner_is_session(f[5])) return "/ has an ephemeral owner";
         zk_node *root = zk_tree_root(s);
         zk_acl_unref(&s->acls, zk_node_acl(s, root));
-        root->acl = 0;
+        zk_node_set_acl_idx(root, 0);
         n = zk_tree_replace_data(s, root, data);
         s->data_size += data.len;
         PK_ASSERT(zk_node_nkids(n) == 0); /* "/" is loaded before any other node */
         n = zk_node_update(s, n, f[0], f[3], &v);
+        n = zk_tree_put_acl(s, n, acls[ai]->idx);
     } else {
         if (path.len < 2 || path.ptr[0] != '/') return "bad node path";
         pk_slice name = zk_path_name(path);
         if (name.len == 0 || memchr(name.ptr, '/', name.len) != NULL) return "bad node path"; /* "//b", "/a/" */
-        n = zk_tree_alloc_node(s, name, data, NULL, f[0], f[3], &v, &id);
+        n = zk_tree_alloc_node(s, name, data, acls[ai], f[0], f[3], &v, &id);
     }
-    n->acl = acls[ai]->idx;
     acls[ai]->node_refs++;
     if (!first && (hint->parent == NULL || !pk_slice_eq(hint->path, zk_snap_parent_of(path))))
         hint->expect = 1 + zk_snap_count_siblings(r->ptr, r->len, r->pos, zk_snap_parent_of(path), left);

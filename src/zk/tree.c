@@ -271,7 +271,9 @@ static zk_node *zk_node_alloc(zk_state *s, pk_slice name, pk_slice data, zk_acl 
     PK_ASSERT(name.len < UINT32_MAX && v->nkids == 0);
     PK_ASSERT(data.len <= INT32_MAX);
     int32_t data_len = data.ptr == NULL ? -1 : (int32_t)data.len;
-    uint8_t flags = (uint8_t)(zk_node_need(czxid, ctime_ms, v) | zk_node_need_big(czxid, ctime_ms, name.len, data_len));
+    uint32_t acl_idx = acl != NULL ? acl->idx : 0;
+    uint8_t flags = (uint8_t)(zk_node_need(czxid, ctime_ms, v) | zk_node_need_big(czxid, ctime_ms, name.len, data_len) |
+                              zk_node_need_aclx(acl_idx));
     zk_node *n = zk_slab_alloc(&s->slab, zk_node_size(flags, name.len, data.len), id);
     memset(n, 0, ZK_NODE_HDR);
     n->flags = flags;
@@ -285,7 +287,7 @@ static zk_node *zk_node_alloc(zk_state *s, pk_slice name, pk_slice data, zk_acl 
     }
     if (name.len > 0) memcpy(zk_node_name(n), name.ptr, name.len);
     if (data.len > 0) memcpy(zk_node_data(n), data.ptr, data.len);
-    n->acl = acl != NULL ? acl->idx : 0;
+    zk_node_set_acl_idx(n, acl_idx);
     return n;
 }
 
@@ -335,9 +337,9 @@ static zk_node *zk_node_move(zk_state *s, zk_node *n, uint32_t id, uint8_t flags
     uint32_t mid;
     zk_node *m = zk_slab_alloc(&s->slab, zk_node_size(flags, name.len, data_len), &mid);
     memset(m, 0, ZK_NODE_HDR);
-    m->acl = n->acl;
     m->parent = n->parent;
     m->flags = flags;
+    zk_node_set_acl_idx(m, zk_node_acl_idx(n));
     zk_node_set_created(m, zk_node_czxid(n), zk_node_ctime(n));
     size_t old_len = zk_node_data_size(n);
     zk_node_set_lens(m, name.len, data_len < old_len ? (int32_t)data_len : zk_node_data_len(n));
@@ -442,7 +444,7 @@ zk_node *zk_tree_create(zk_state *s, zk_loc *loc, pk_slice path, pk_slice data, 
 /* Frees a detached node n (node id) and its child table; acls is the intern table to drop its ACL
  * reference from (NULL: do not drop it). */
 static void zk_node_free(zk_state *s, zk_acls *acls, zk_node *n, uint32_t id) {
-    if (n->acl != 0 && acls != NULL) zk_acl_unref(acls, zk_node_acl(s, n));
+    if (zk_node_acl_idx(n) != 0 && acls != NULL) zk_acl_unref(acls, zk_node_acl(s, n));
     zk_ntab t;
     zk_node_kids_load(n, &t);
     zk_ntab_deinit(&t);
@@ -535,10 +537,13 @@ zk_node *zk_tree_set_acl(zk_state *s, zk_node *n, uint64_t h, zk_acl *acl) {
     PK_ASSERT(n != NULL && acl != NULL);
     s->digest -= zk_node_fields_digest(s, n, h);
     zk_acl_unref(&s->acls, zk_node_acl(s, n));
-    n->acl = acl->idx;
     zk_node_vals v;
     zk_node_get(n, &v);
     v.aversion = zk_version_next(v.aversion);
+    /* one move at most: the sections the new aversion and the new index need, together */
+    uint8_t flags = (uint8_t)(n->flags | zk_node_need(zk_node_czxid(n), zk_node_ctime(n), &v) | zk_node_need_aclx(acl->idx));
+    if (flags != n->flags) n = zk_node_move(s, n, 0, flags, zk_node_data_size(n), NULL);
+    zk_node_set_acl_idx(n, acl->idx);
     n = zk_node_update(s, n, zk_node_czxid(n), zk_node_ctime(n), &v);
     s->digest += zk_node_fields_digest(s, n, h);
     return n;
@@ -692,7 +697,7 @@ void zk_state_free(zk_state *s) {
             if (c != 0) pk_buf_append(&st, &c, sizeof c);
         }
         zk_acl_unref(NULL, zk_node_acl(s, n));
-        n->acl = 0;
+        zk_node_set_acl_idx(n, 0);
         zk_node_free(s, NULL, n, id);
     }
     pk_buf_deinit(&st);
@@ -961,6 +966,15 @@ zk_node *zk_tree_alloc_node(zk_state *s, pk_slice name, pk_slice data, zk_acl *a
                             const zk_node_vals *v, uint32_t *id) {
     PK_ASSERT(v->nkids == 0);
     return zk_node_alloc(s, name, data, acl, czxid, ctime_ms, v, id);
+}
+
+/* Stores ACL index idx in a linked node (references are the caller's), moving it when it needs ZK_NODE_ACLX. */
+zk_node *zk_tree_put_acl(zk_state *s, zk_node *n, uint32_t idx) {
+    PK_ASSERT(s != NULL && n != NULL);
+    uint8_t flags = (uint8_t)(n->flags | zk_node_need_aclx(idx));
+    if (flags != n->flags) n = zk_node_move(s, n, 0, flags, zk_node_data_size(n), NULL);
+    zk_node_set_acl_idx(n, idx);
+    return n;
 }
 
 /* Frees a detached node (load failure). */

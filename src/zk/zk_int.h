@@ -14,7 +14,8 @@
  *    as its jute vector<ACL> bytes ("blob") plus decoded entries pointing into the blob. node_refs counts
  *    nodes using it (prep overlay entries keep their own copy of the ACL bytes); ext_refs counts zk_events holding it. A list is in the
  *    intern table (zk_acls) while node_refs > 0 and is freed when both counts reach zero. A node names its
- *    list by a 32-bit index (zk_node.acl, zk_acls.by_idx), held while the list is interned.
+ *    list by a 32-bit index (zk_node_acl_idx: the header's byte, or the ACLX section for an index of 255 or
+ *    more; zk_acls.by_idx), held while the list is interned.
  *  - Sessions: a table id -> {timeout, passwd, vector of ephemeral node ids}.
  *  - Digest: sum (mod 2^64) over nodes of fields_hash(node) + data_hash(node), both seeded with
  *    zk_path_hash(full path), plus the sum over sessions of session_hash(session). Maintained on every
@@ -167,7 +168,7 @@ typedef struct zk_acl {
 } zk_acl;
 
 /* The interned lists of a state: a hash table by blob (snapshots list them in (hash, blob) order) and an
- * index, so that a node names its list with 32 bits (zk_node.acl). Index 0 is never a list ("none"). */
+ * index, so that a node names its list with a 32-bit index (zk_node_acl_idx). Index 0 is never a list ("none"). */
 typedef struct zk_acls {
     zk_htab map;          /* zk_acl items by hash of the blob */
     zk_acl **by_idx;      /* by_idx[a->idx] == a for every list in map; NULL for free indices and 0 */
@@ -218,9 +219,10 @@ static inline uint64_t zk_path_hash(pk_slice path) { return pk_hash64(path.ptr, 
 static inline uint64_t zk_name_hash(pk_slice name) { return pk_hash64(name.ptr, name.len, 0x6e616d655f6b6579ull); }
 
 /* ---- nodes ----
- * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 25-byte header (czxid and ctime in
- * 48 bits, the name and data lengths in 16 bits, all read through accessors), then a tail of
- * optional sections, each present only when its flag is set, in this order:
+ * Compact layout (docs/ARCHITECTURE.md "Memory layout of a znode"): a fixed 21-byte header (the parent id,
+ * czxid and ctime in 48 bits, the data length in 16 bits, the name length and the ACL index in 8 bits, all
+ * read through accessors), then a tail of optional sections, each present only when its flag is set, in this
+ * order:
  *   ZK_NODE_OWNER  owner i64                                        (absent: 0)
  *   ZK_NODE_WIDE   mzxid i64, pzxid i64, mtime i64                  (absent: narrow, see below)
  *   ZK_NODE_MOD    version i32, mzxid_d u32, mtime_d i32            (absent: version 0, no deltas)
@@ -228,9 +230,11 @@ static inline uint64_t zk_name_hash(pk_slice name) { return pk_hash64(name.ptr, 
  *                  (the children's table: a malloc'ed zk_ntab entry array of cap slots holding nkids
  *                  children keyed by zk_name_hash of their names; NULL when nkids is 0)
  *   ZK_NODE_AVER   aversion i32                                     (absent: 0)
- *   ZK_NODE_BIG    czxid i64, ctime i64, name_len u32, data_len i32 (absent: the header's 48/16-bit fields;
- *                  present when czxid or ctime is outside [0, 2^48), the name is longer than 65535 bytes or
+ *   ZK_NODE_BIG    czxid i64, ctime i64, name_len u32, data_len i32 (absent: the header's 48/16/8-bit fields;
+ *                  present when czxid or ctime is outside [0, 2^48), the name is longer than 255 bytes or
  *                  the data is 65535 bytes or longer; the header's fields are then zero)
+ *   ZK_NODE_ACLX   acl index u32                                    (absent: the header's byte; present when
+ *                  the index is 255 or more, the header's byte is then zero)
  * then the name (the last path component, no NUL terminator: zk_node_name_len bytes; empty for "/") and the
  * data bytes. Without ZK_NODE_WIDE, mzxid = czxid + mzxid_d,
  * pzxid = czxid + pzxid_d (unsigned 32-bit deltas, 0 when their section is absent) and
@@ -252,18 +256,24 @@ static inline uint64_t zk_name_hash(pk_slice name) { return pk_hash64(name.ptr, 
 #define ZK_NODE_PAR 0x08u
 #define ZK_NODE_AVER 0x10u
 #define ZK_NODE_BIG 0x20u
+#define ZK_NODE_ACLX 0x40u
 /* data_len_w of a node whose data is null. */
 #define ZK_NODE_NULL_W 0xFFFFu
 /* czxid and ctime fit the header when in [0, ZK_NODE_W48_END). */
 #define ZK_NODE_W48_END (1ll << 48)
+/* Names up to this many bytes fit the header's length byte (longer ones take ZK_NODE_BIG). */
+#define ZK_NODE_NAME_W_MAX 255u
+/* ACL indices below this fit the header's byte (others take ZK_NODE_ACLX). */
+#define ZK_NODE_ACL_W_END 255u
 
 typedef struct zk_node {
-    uint32_t acl;             /* index of the interned list (zk_node_acl), node_refs held; 0 only while loading */
     uint32_t parent;          /* node id of the parent (0 for "/" and for a detached node) */
     uint16_t czxid_w[3];      /* czxid as 48 bits, low word first (unused with ZK_NODE_BIG): zk_node_czxid */
     uint16_t ctime_w[3];      /* ctime_ms likewise: zk_node_ctime */
-    uint16_t name_len_w;      /* name length (unused with ZK_NODE_BIG): zk_node_name_len */
     uint16_t data_len_w;      /* data length, ZK_NODE_NULL_W = null (unused with ZK_NODE_BIG): zk_node_data_len */
+    uint8_t name_len_w;       /* name length (unused with ZK_NODE_BIG): zk_node_name_len */
+    uint8_t acl_w;            /* index of the interned list (unused with ZK_NODE_ACLX): zk_node_acl_idx; the list's
+                               * node_refs are held; 0 only while loading */
     uint8_t flags;            /* ZK_NODE_*: which optional tail sections are present */
     uint8_t tail[];           /* see above */
 } zk_node;
@@ -286,6 +296,7 @@ typedef struct zk_node_vals {
 #define ZK_NODE_PAR_LEN (sizeof(void *) + 16u)
 #define ZK_NODE_AVER_LEN 4u
 #define ZK_NODE_BIG_LEN 24u
+#define ZK_NODE_ACLX_LEN 4u
 /* Offsets in the PAR section. */
 #define ZK_PAR_CAP sizeof(void *)
 #define ZK_PAR_NKIDS (sizeof(void *) + 4u)
@@ -296,7 +307,8 @@ typedef struct zk_node_vals {
 static inline size_t zk_node_opt_len(uint8_t flags) {
     return ((flags & ZK_NODE_OWNER) ? ZK_NODE_OWNER_LEN : 0u) + ((flags & ZK_NODE_WIDE) ? ZK_NODE_WIDE_LEN : 0u) +
            ((flags & ZK_NODE_MOD) ? ZK_NODE_MOD_LEN : 0u) + ((flags & ZK_NODE_PAR) ? ZK_NODE_PAR_LEN : 0u) +
-           ((flags & ZK_NODE_AVER) ? ZK_NODE_AVER_LEN : 0u) + ((flags & ZK_NODE_BIG) ? ZK_NODE_BIG_LEN : 0u);
+           ((flags & ZK_NODE_AVER) ? ZK_NODE_AVER_LEN : 0u) + ((flags & ZK_NODE_BIG) ? ZK_NODE_BIG_LEN : 0u) +
+           ((flags & ZK_NODE_ACLX) ? ZK_NODE_ACLX_LEN : 0u);
 }
 /* The tail section with flag f (which must be present) of a node. */
 static inline uint8_t *zk_node_sec(const zk_node *n, uint8_t f) {
@@ -328,7 +340,7 @@ static inline void zk_node_st48(uint16_t w[3], int64_t v) {
 /* ZK_NODE_BIG when the header cannot hold these creation fields and lengths (data_len -1 = null), else 0. */
 static inline uint8_t zk_node_need_big(int64_t czxid, int64_t ctime_ms, size_t name_len, int64_t data_len) {
     bool fits = czxid >= 0 && czxid < ZK_NODE_W48_END && ctime_ms >= 0 && ctime_ms < ZK_NODE_W48_END &&
-                name_len <= UINT16_MAX && data_len >= -1 && data_len < (int64_t)ZK_NODE_NULL_W;
+                name_len <= ZK_NODE_NAME_W_MAX && data_len >= -1 && data_len < (int64_t)ZK_NODE_NULL_W;
     return fits ? 0u : (uint8_t)ZK_NODE_BIG;
 }
 /* The BIG section of a node that has one. */
@@ -374,9 +386,24 @@ static inline void zk_node_set_lens(zk_node *n, size_t name_len, int32_t data_le
         memcpy(zk_node_big(n) + 16u, &p, 4);
         memcpy(zk_node_big(n) + 20u, &data_len, 4);
     } else {
-        PK_ASSERT(name_len <= UINT16_MAX && data_len < (int32_t)ZK_NODE_NULL_W);
-        n->name_len_w = (uint16_t)name_len;
+        PK_ASSERT(name_len <= ZK_NODE_NAME_W_MAX && data_len < (int32_t)ZK_NODE_NULL_W);
+        n->name_len_w = (uint8_t)name_len;
         n->data_len_w = data_len < 0 ? (uint16_t)ZK_NODE_NULL_W : (uint16_t)data_len;
+    }
+}
+/* ZK_NODE_ACLX when the header's byte cannot hold ACL index idx, else 0. */
+static inline uint8_t zk_node_need_aclx(uint32_t idx) { return idx < ZK_NODE_ACL_W_END ? 0u : (uint8_t)ZK_NODE_ACLX; }
+/* Index of the node's interned ACL list (0 only while loading). */
+static inline uint32_t zk_node_acl_idx(const zk_node *n) {
+    return (n->flags & ZK_NODE_ACLX) ? (uint32_t)zk_node_ld32(zk_node_sec(n, ZK_NODE_ACLX)) : n->acl_w;
+}
+/* Stores the ACL index (references are the caller's); a node without ZK_NODE_ACLX must be able to hold it. */
+static inline void zk_node_set_acl_idx(zk_node *n, uint32_t idx) {
+    if (n->flags & ZK_NODE_ACLX) {
+        memcpy(zk_node_sec(n, ZK_NODE_ACLX), &idx, 4);
+    } else {
+        PK_ASSERT(idx < ZK_NODE_ACL_W_END);
+        n->acl_w = (uint8_t)idx;
     }
 }
 /* The node's name (the last component of its path; zk_node_name_len bytes, not NUL-terminated). */
@@ -503,7 +530,7 @@ static inline zk_node *zk_node_at(const zk_state *s, uint32_t id) { return (zk_n
 /* The root node "/". */
 static inline zk_node *zk_tree_root(const zk_state *s) { return zk_node_at(s, s->root_id); }
 /* The interned ACL list of a node (NULL only for a node being loaded). */
-static inline zk_acl *zk_node_acl(const zk_state *s, const zk_node *n) { return s->acls.by_idx[n->acl]; }
+static inline zk_acl *zk_node_acl(const zk_state *s, const zk_node *n) { return s->acls.by_idx[zk_node_acl_idx(n)]; }
 
 /* Where a path lookup ended: the node and its parent, with their ids (NULL / 0 for what does not exist). */
 typedef struct zk_loc {
@@ -578,12 +605,15 @@ zk_node *zk_tree_replace_data(zk_state *s, zk_node *n, pk_slice data);
  * node's child count; an owner change keeps the reapable set in step but never the session lists (only
  * snapshot load of "/" and tests change it). */
 zk_node *zk_node_update(zk_state *s, zk_node *n, int64_t czxid, int64_t ctime_ms, const zk_node_vals *v);
-/* Allocates a detached node for loading with name, czxid, ctime and the tail fields v (v->nkids 0); *id
- * receives its node id. */
+/* Allocates a detached node for loading with name, ACL acl (its index only: the caller takes the node ref),
+ * czxid, ctime and the tail fields v (v->nkids 0); *id receives its node id. */
 zk_node *zk_tree_alloc_node(zk_state *s, pk_slice name, pk_slice data, zk_acl *acl, int64_t czxid, int64_t ctime_ms,
                             const zk_node_vals *v, uint32_t *id);
 /* Frees a detached node (node id), dropping its ACL ref. */
 void zk_tree_free_node(zk_state *s, zk_node *n, uint32_t id);
+/* Stores ACL index idx in a linked node (the list's references are the caller's), moving the node when the
+ * index needs the ZK_NODE_ACLX section; returns its address. */
+zk_node *zk_tree_put_acl(zk_state *s, zk_node *n, uint32_t idx);
 /* Creates an empty state with only "/" (no /zookeeper nodes; used by deserialize). */
 zk_state *zk_state_new_empty(void);
 

@@ -35,7 +35,7 @@ static int32_t zkl_children(zkt *t, const char *path, const char *name) {
 }
 
 Test(zk_layout, header_is_compact) {
-    cr_assert_leq(ZK_NODE_HDR, 25, "header grew: %zu bytes", (size_t)ZK_NODE_HDR);
+    cr_assert_leq(ZK_NODE_HDR, 21, "header grew: %zu bytes", (size_t)ZK_NODE_HDR);
 }
 
 Test(zk_layout, sections_appear_as_fields_leave_their_defaults) {
@@ -666,5 +666,131 @@ Test(zk_layout, many_acl_lists_reload_to_the_same_bytes) {
     }
     pk_buf_deinit(&b);
     zk_state_free(zkt_reload(&t));
+    zkt_deinit(&t);
+}
+
+Test(zk_layout, names_past_the_length_byte_take_big) {
+    zkt t;
+    zkt_init(&t);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/l", "", 0), 0);
+    char p255[300], p256[300];
+    snprintf(p255, sizeof p255, "/l/%s", zkl_fill(255, 'a'));
+    snprintf(p256, sizeof p256, "/l/%s", zkl_fill(256, 'b'));
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, p255, "x", 0), 0);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, p256, "y", 0), 0);
+    zk_node *a = zk_tree_find(t.s, pk_slice_str(p255)), *b = zk_tree_find(t.s, pk_slice_str(p256));
+    cr_assert(a != NULL && b != NULL);
+    cr_assert_eq(a->flags, 0, "a 255-byte name fits the header");
+    cr_assert_eq(b->flags, ZK_NODE_BIG, "a 256-byte name takes BIG");
+    cr_assert_eq(zk_node_name_len(a), 255);
+    cr_assert_eq(zk_node_name_len(b), 256);
+    cr_assert_eq(zkl_children(&t, "/l", p256 + 3), 2);
+    char kid[320];
+    snprintf(kid, sizeof kid, "%s/k", p256);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, kid, "z", 0), 0); /* the BIG node gains PAR and moves */
+    b = zk_tree_find(t.s, pk_slice_str(p256));
+    cr_assert_eq(b->flags & (ZK_NODE_BIG | ZK_NODE_PAR), ZK_NODE_BIG | ZK_NODE_PAR);
+    cr_assert_eq(zk_node_name_len(b), 256);
+    cr_assert(zk_tree_find(t.s, pk_slice_str(kid)) != NULL);
+    cr_assert_eq(zkt_set(&t, 0, p255, "longer data", -1, NULL), 0); /* moves, still no BIG */
+    cr_assert_eq(zk_tree_find(t.s, pk_slice_str(p255))->flags & ZK_NODE_BIG, 0);
+    zk_state *s2 = zkt_reload(&t);
+    cr_assert_eq(zk_tree_find(s2, pk_slice_str(p255))->flags & ZK_NODE_BIG, 0);
+    cr_assert(zk_tree_find(s2, pk_slice_str(p256))->flags & ZK_NODE_BIG);
+    zk_state_free(s2);
+    zkt_deinit(&t);
+}
+
+/* The ACL list "ip:127.<k / 256>.<k % 256>.0/8 with every permission" (k < 65536): distinct lists that all
+ * grant the fixture's client (127.0.0.1) everything. */
+static struct wire_acl zkl_ip_acl(int k, char *buf, size_t len) {
+    snprintf(buf, len, "127.%d.%d.0/8", k / 256, k % 256);
+    return zkt_acl1(ZK_PERM_ALL, "ip", buf);
+}
+
+/* setACL of path to the single entry acl (any version); returns err. */
+static int32_t zkl_set_acl(zkt *t, const char *path, struct wire_acl acl) {
+    pk_buf b;
+    pk_buf_init(&b);
+    struct wire_set_acl_request sr = {pk_slice_str(path), {1, &acl, {NULL, 0}}, -1};
+    wire_set_acl_request_encode(&b, &sr);
+    int32_t e = zkt_write(t, 0, ZK_OP_SET_ACL, &b, NULL);
+    pk_buf_deinit(&b);
+    return e;
+}
+
+/* Checks every node of s (zk_tree_walk callback): ACLX is present exactly when its index needs it (a live node
+ * keeps its sections, so only a loaded state is checked for "exactly") and the list is a live one. */
+static void zkl_check_acl(void *ctx, const zk_node *n, uint32_t id, pk_slice path) {
+    const bool *exact = ctx;
+    uint32_t idx = zk_node_acl_idx(n);
+    cr_assert_neq(idx, 0, "%.*s", (int)path.len, path.ptr);
+    if (zk_node_need_aclx(idx)) cr_assert(n->flags & ZK_NODE_ACLX, "%.*s: index %u", (int)path.len, path.ptr, idx);
+    else if (*exact) cr_assert_eq(n->flags & ZK_NODE_ACLX, 0, "%.*s: index %u", (int)path.len, path.ptr, idx);
+}
+
+/* True when node path of s has the same ACL list as in t's state. */
+static bool zkl_same_acl(zkt *t, zk_state *s, const char *path) {
+    const zk_acl *x = zk_node_acl(t->s, zk_tree_find(t->s, pk_slice_str(path)));
+    const zk_acl *y = zk_node_acl(s, zk_tree_find(s, pk_slice_str(path)));
+    return x->blob_len == y->blob_len && memcmp(x->blob, y->blob, x->blob_len) == 0;
+}
+
+Test(zk_layout, acl_index_past_the_header_byte_takes_aclx) {
+    zkt t;
+    zkt_init(&t);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/a", "", 0), 0);
+    enum { N = 300 };
+    char path[64], ip[32];
+    pk_buf b;
+    pk_buf_init(&b);
+    int high = -1, low = -1;
+    for (int k = 0; k < N; k++) { /* N distinct lists: indices pass the header byte's 254 */
+        snprintf(path, sizeof path, "/a/n%d", k);
+        struct wire_acl acl = zkl_ip_acl(k, ip, sizeof ip);
+        zkt_create_body(&b, path, "v", 0, &acl, 1);
+        cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, NULL), 0);
+        zk_node *n = zk_tree_find(t.s, pk_slice_str(path));
+        cr_assert_eq(n->flags, zk_node_need_aclx(zk_node_acl_idx(n)), "a new node holds the index it needs");
+        if (n->flags & ZK_NODE_ACLX) high = k;
+        else low = k;
+    }
+    pk_buf_deinit(&b);
+    cr_assert(high >= 0 && low >= 0, "both kinds of index (%d, %d)", high, low);
+    bool exact = false;
+    zk_tree_walk(t.s, zkl_check_acl, &exact);
+
+    /* setACL from a header index to an ACLX one: AVER and ACLX come in one move */
+    snprintf(path, sizeof path, "/a/n%d", low);
+    cr_assert_eq(zkl_set_acl(&t, path, zkl_ip_acl(high, ip, sizeof ip)), 0);
+    zk_node *n = zk_tree_find(t.s, pk_slice_str(path));
+    cr_assert_eq(n->flags, ZK_NODE_AVER | ZK_NODE_ACLX);
+    snprintf(ip, sizeof ip, "/a/n%d", high);
+    cr_assert_eq(zk_node_acl(t.s, n), zk_node_acl(t.s, zk_tree_find(t.s, pk_slice_str(ip))));
+    /* and back to the open list: the section stays (sections are never dropped while a node lives) */
+    cr_assert_eq(zkl_set_acl(&t, path, zkt_open_acl), 0);
+    n = zk_tree_find(t.s, pk_slice_str(path));
+    cr_assert(n->flags & ZK_NODE_ACLX);
+    cr_assert(zk_node_acl_idx(n) < ZK_NODE_ACL_W_END);
+    zk_tree_walk(t.s, zkl_check_acl, &exact);
+
+    /* "/" with an ACLX index after a reload goes through zk_tree_put_acl's move: find a list that lands there */
+    bool root_aclx = false;
+    for (int k = N - 1; k >= 0 && !root_aclx; k--) {
+        cr_assert_eq(zkl_set_acl(&t, "/", zkl_ip_acl(k, ip, sizeof ip)), 0);
+        zk_state *s2 = zkt_reload(&t); /* digest (it covers each node's ACL), same bytes, same stats */
+        exact = true;
+        zk_tree_walk(s2, zkl_check_acl, &exact);
+        cr_assert(zkl_same_acl(&t, s2, "/"));
+        cr_assert(zkl_same_acl(&t, s2, path));
+        root_aclx = (zk_tree_root(s2)->flags & ZK_NODE_ACLX) != 0;
+        zk_state_free(s2);
+    }
+    cr_assert(root_aclx, "no list loaded at an index past the header byte for /");
+    for (int k = 0; k < N; k++) { /* deleting frees the lists (ASan: nothing leaks) */
+        snprintf(path, sizeof path, "/a/n%d", k);
+        cr_assert_eq(zkt_delete(&t, 0, path, -1, NULL), 0);
+    }
+    zkl_snap_roundtrip(&t);
     zkt_deinit(&t);
 }
