@@ -794,3 +794,64 @@ Test(zk_layout, acl_index_past_the_header_byte_takes_aclx) {
     zkl_snap_roundtrip(&t);
     zkt_deinit(&t);
 }
+
+
+Test(zk_layout, aclx_survives_moves_and_sits_after_big_and_owner) {
+    /* found by review: no test moved a node that already had ACLX, or held ACLX beside BIG or OWNER */
+    zkt t;
+    zkt_init(&t);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/a", "", 0), 0);
+    char path[400], ip[32];
+    pk_buf b;
+    pk_buf_init(&b);
+    for (int k = 0; k < 300; k++) {
+        snprintf(path, sizeof path, "/a/n%d", k);
+        struct wire_acl acl = zkl_ip_acl(k, ip, sizeof ip);
+        zkt_create_body(&b, path, "v", 0, &acl, 1);
+        cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, NULL), 0);
+    }
+    /* a 256-byte name (BIG) with the last list (ACLX) */
+    snprintf(path, sizeof path, "/a/%s", zkl_fill(256, 'q'));
+    struct wire_acl acl = zkl_ip_acl(299, ip, sizeof ip);
+    zkt_create_body(&b, path, "v", 0, &acl, 1);
+    cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, NULL), 0);
+    pk_buf_deinit(&b);
+    zk_node *n = zk_tree_find(t.s, pk_slice_str(path));
+    cr_assert_eq(n->flags, ZK_NODE_BIG | ZK_NODE_ACLX);
+    cr_assert_eq(zk_node_acl(t.s, n), zk_node_acl(t.s, zk_tree_find(t.s, pk_slice_str("/a/n299"))));
+    /* moves of ACLX nodes: a new data length, a first child */
+    cr_assert_eq(zkt_set(&t, 0, "/a/n299", "longer data", -1, NULL), 0);
+    cr_assert_eq(zkt_set(&t, 0, path, "longer data", -1, NULL), 0);
+    char kid[420];
+    snprintf(kid, sizeof kid, "%s/k", path);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, kid, "z", 0), 0);
+    cr_assert_eq(zk_node_acl(t.s, zk_tree_find(t.s, pk_slice_str(path))),
+                 zk_node_acl(t.s, zk_tree_find(t.s, pk_slice_str("/a/n299"))));
+    cr_assert_eq(zk_node_acl(t.s, zk_tree_find(t.s, pk_slice_str("/a/n299")))->blob_len,
+                 zk_node_acl(t.s, zk_tree_find(t.s, pk_slice_str("/a/n298")))->blob_len);
+    cr_assert_neq(zk_node_acl(t.s, zk_tree_find(t.s, pk_slice_str("/a/n299"))),
+                  zk_node_acl(t.s, zk_tree_find(t.s, pk_slice_str("/a/n298"))));
+    cr_assert_eq(zk_node_name_len(zk_tree_find(t.s, pk_slice_str(path))), 256);
+    /* an ephemeral with OWNER (the first section) and ACLX (the last), deleted by its session's close */
+    zkt_session(&t, 0x42);
+    pk_buf_init(&b);
+    acl = zkl_ip_acl(298, ip, sizeof ip);
+    zkt_create_body(&b, "/a/e", "v", ZK_CREATE_EPHEMERAL, &acl, 1);
+    cr_assert_eq(zkt_write(&t, 0x42, ZK_OP_CREATE, &b, NULL), 0);
+    pk_buf_deinit(&b);
+    n = zk_tree_find(t.s, pk_slice_str("/a/e"));
+    cr_assert_eq(n->flags, ZK_NODE_OWNER | ZK_NODE_ACLX);
+    cr_assert_eq(zk_node_owner(n), 0x42);
+    cr_assert_eq(zk_node_acl(t.s, n), zk_node_acl(t.s, zk_tree_find(t.s, pk_slice_str("/a/n298"))));
+    cr_assert_eq(zkt_set(&t, 0x42, "/a/e", "moved", -1, NULL), 0);
+    n = zk_tree_find(t.s, pk_slice_str("/a/e"));
+    cr_assert_eq(zk_node_owner(n), 0x42);
+    cr_assert_eq(zk_node_acl(t.s, n), zk_node_acl(t.s, zk_tree_find(t.s, pk_slice_str("/a/n298"))));
+    cr_assert_eq(zk_state_digest_full(t.s), zk_state_digest(t.s));
+    zk_state_free(zkt_reload(&t));
+    zkt_close(&t, 0x42);
+    cr_assert_null(zk_tree_find(t.s, pk_slice_str("/a/e")));
+    cr_assert_eq(zk_state_digest_full(t.s), zk_state_digest(t.s));
+    zk_state_free(zkt_reload(&t));
+    zkt_deinit(&t);
+}
