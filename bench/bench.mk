@@ -12,11 +12,12 @@ endif
 
 BINS += $(BUILD)/pk-bench
 
-# Smoke check of pk-bench's client against pk-server, verified with kazoo (a few seconds).
+# Smoke check of pk-bench's client against pk-server and ZooKeeper, verified with kazoo and with the official
+# C client through pk (a few seconds).
 BENCH_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 .PHONY: test-bench-smoke
-test-bench-smoke: $(BUILD)/pk-bench $(BUILD)/pk-server
-	PK_BENCH=$(abspath $(BUILD)/pk-bench) PK_SERVER=$(abspath $(BUILD)/pk-server) \
+test-bench-smoke: $(BUILD)/pk-bench $(BUILD)/pk-server $(BUILD)/pk
+	PK_BENCH=$(abspath $(BUILD)/pk-bench) PK_SERVER=$(abspath $(BUILD)/pk-server) PK_BIN=$(abspath $(BUILD)/pk) \
 	  $(BENCH_PYTHON) -m pytest -q -p no:cacheprovider bench/test_bench_smoke.py
 TEST_TARGETS += test-bench-smoke
 
