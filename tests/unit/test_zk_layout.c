@@ -648,27 +648,6 @@ Test(zk_layout, ntab_ids_collisions_replace_and_growth) {
     zk_slab_deinit(&a);
 }
 
-Test(zk_layout, many_acl_lists_reload_to_the_same_bytes) {
-    /* the snapshot listed ACL lists in the intern table's slot order, which depends on the table's history: a
-     * loaded state with 300 lists re-serialized to other bytes (zkt_reload compares them) */
-    zkt t;
-    zkt_init(&t);
-    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/a", "", 0), 0);
-    char path[64], ip[32];
-    pk_buf b;
-    pk_buf_init(&b);
-    for (int k = 0; k < 300; k++) {
-        snprintf(path, sizeof path, "/a/n%d", k);
-        snprintf(ip, sizeof ip, "127.%d.%d.0/8", k / 256, k % 256);
-        struct wire_acl acl = zkt_acl1(ZK_PERM_ALL, "ip", ip);
-        zkt_create_body(&b, path, "v", 0, &acl, 1);
-        cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, NULL), 0);
-    }
-    pk_buf_deinit(&b);
-    zk_state_free(zkt_reload(&t));
-    zkt_deinit(&t);
-}
-
 Test(zk_layout, names_past_the_length_byte_take_big) {
     zkt t;
     zkt_init(&t);
@@ -708,6 +687,32 @@ static struct wire_acl zkl_ip_acl(int k, char *buf, size_t len) {
     return zkt_acl1(ZK_PERM_ALL, "ip", buf);
 }
 
+/* Creates parent/n<k> for k in [0, n), each with its own ACL list zkl_ip_acl(k) (distinct lists, so indices
+ * pass the header byte's 254 once n is large enough). */
+static void zkl_create_ip_nodes(zkt *t, const char *parent, int n) {
+    char path[64], ip[32];
+    pk_buf b;
+    pk_buf_init(&b);
+    for (int k = 0; k < n; k++) {
+        snprintf(path, sizeof path, "%s/n%d", parent, k);
+        struct wire_acl acl = zkl_ip_acl(k, ip, sizeof ip);
+        zkt_create_body(&b, path, "v", 0, &acl, 1);
+        cr_assert_eq(zkt_write(t, 0, ZK_OP_CREATE, &b, NULL), 0);
+    }
+    pk_buf_deinit(&b);
+}
+
+Test(zk_layout, many_acl_lists_reload_to_the_same_bytes) {
+    /* the snapshot listed ACL lists in the intern table's slot order, which depends on the table's history: a
+     * loaded state with 300 lists re-serialized to other bytes (zkt_reload compares them) */
+    zkt t;
+    zkt_init(&t);
+    cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/a", "", 0), 0);
+    zkl_create_ip_nodes(&t, "/a", 300);
+    zk_state_free(zkt_reload(&t));
+    zkt_deinit(&t);
+}
+
 /* setACL of path to the single entry acl (any version); returns err. */
 static int32_t zkl_set_acl(zkt *t, const char *path, struct wire_acl acl) {
     pk_buf b;
@@ -742,20 +747,15 @@ Test(zk_layout, acl_index_past_the_header_byte_takes_aclx) {
     cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/a", "", 0), 0);
     enum { N = 300 };
     char path[64], ip[32];
-    pk_buf b;
-    pk_buf_init(&b);
+    zkl_create_ip_nodes(&t, "/a", N);
     int high = -1, low = -1;
-    for (int k = 0; k < N; k++) { /* N distinct lists: indices pass the header byte's 254 */
+    for (int k = 0; k < N; k++) {
         snprintf(path, sizeof path, "/a/n%d", k);
-        struct wire_acl acl = zkl_ip_acl(k, ip, sizeof ip);
-        zkt_create_body(&b, path, "v", 0, &acl, 1);
-        cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, NULL), 0);
         zk_node *n = zk_tree_find(t.s, pk_slice_str(path));
         cr_assert_eq(n->flags, zk_node_need_aclx(zk_node_acl_idx(n)), "a new node holds the index it needs");
         if (n->flags & ZK_NODE_ACLX) high = k;
         else low = k;
     }
-    pk_buf_deinit(&b);
     cr_assert(high >= 0 && low >= 0, "both kinds of index (%d, %d)", high, low);
     bool exact = false;
     zk_tree_walk(t.s, zkl_check_acl, &exact);
@@ -802,14 +802,9 @@ Test(zk_layout, aclx_survives_moves_and_sits_after_big_and_owner) {
     zkt_init(&t);
     cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/a", "", 0), 0);
     char path[400], ip[32];
+    zkl_create_ip_nodes(&t, "/a", 300);
     pk_buf b;
     pk_buf_init(&b);
-    for (int k = 0; k < 300; k++) {
-        snprintf(path, sizeof path, "/a/n%d", k);
-        struct wire_acl acl = zkl_ip_acl(k, ip, sizeof ip);
-        zkt_create_body(&b, path, "v", 0, &acl, 1);
-        cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, NULL), 0);
-    }
     /* a 256-byte name (BIG) with the last list (ACLX) */
     snprintf(path, sizeof path, "/a/%s", zkl_fill(256, 'q'));
     struct wire_acl acl = zkl_ip_acl(299, ip, sizeof ip);
