@@ -653,8 +653,11 @@ Test(zk_layout, names_past_the_length_byte_take_big) {
     zkt_init(&t);
     cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, "/l", "", 0), 0);
     char p255[300], p256[300];
-    snprintf(p255, sizeof p255, "/l/%s", zkl_fill(255, 'a'));
-    snprintf(p256, sizeof p256, "/l/%s", zkl_fill(256, 'b'));
+    char *n255 = zkl_fill(255, 'a'), *n256 = zkl_fill(256, 'b');
+    snprintf(p255, sizeof p255, "/l/%s", n255);
+    snprintf(p256, sizeof p256, "/l/%s", n256);
+    free(n255);
+    free(n256);
     cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, p255, "x", 0), 0);
     cr_assert_eq(zkt_create(&t, 0, ZK_OP_CREATE, p256, "y", 0), 0);
     zk_node *a = zk_tree_find(t.s, pk_slice_str(p255)), *b = zk_tree_find(t.s, pk_slice_str(p256));
@@ -806,7 +809,9 @@ Test(zk_layout, aclx_survives_moves_and_sits_after_big_and_owner) {
     pk_buf b;
     pk_buf_init(&b);
     /* a 256-byte name (BIG) with the last list (ACLX) */
-    snprintf(path, sizeof path, "/a/%s", zkl_fill(256, 'q'));
+    char *n256 = zkl_fill(256, 'q');
+    snprintf(path, sizeof path, "/a/%s", n256);
+    free(n256);
     struct wire_acl acl = zkl_ip_acl(299, ip, sizeof ip);
     zkt_create_body(&b, path, "v", 0, &acl, 1);
     cr_assert_eq(zkt_write(&t, 0, ZK_OP_CREATE, &b, NULL), 0);
