@@ -798,7 +798,6 @@ Test(zk_layout, acl_index_past_the_header_byte_takes_aclx) {
     zkt_deinit(&t);
 }
 
-
 Test(zk_layout, aclx_survives_moves_and_sits_after_big_and_owner) {
     /* found by review: no test moved a node that already had ACLX, or held ACLX beside BIG or OWNER */
     zkt t;
